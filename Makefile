@@ -1,0 +1,140 @@
+# Orbital — the Makefile is the project's command interface.
+#
+#   make demo       install toolchains, build orbital + examples, run the examples confined
+#   make test       every test: vet, gofmt check, race tests, WASI conformance, short fuzzing
+#   make build      build bin/orbital
+#   make examples   build every guest module in examples/ into build/wasm/
+#   make bench      run the benchmarks (numbers go in docs/BENCHMARKS.md)
+#   make lint       gofmt + go vet
+#   make clean      remove build/ and bin/
+#
+# Toolchains: Go (host and wasip1 guests), plus clang/lld/wasi-libc and wabt
+# for the C and WAT guests: run `scripts/install-deps.sh` once (as root).
+
+# ---- variables (reuse these in other targets) -------------------------------
+
+GO       ?= go
+BUILD    ?= build
+WASM     := $(BUILD)/wasm
+OBJ      := $(BUILD)/obj
+
+CLANG    ?= clang
+WAT2WASM ?= wat2wasm
+
+# Go guests: wasip1 command modules, or reactors with -buildmode=c-shared.
+GO_WASM_ENV := GOOS=wasip1 GOARCH=wasm
+GOFLAGS_WASM ?= -trimpath -buildvcs=false
+
+# C guests. No -O at link time, so clang never runs wasm-opt (binaryen's
+# wasm-opt rejects the bulk-memory code that -mbulk-memory produces).
+WASI_TARGET  := --target=wasm32-wasi
+WASI_CFLAGS  ?= -O2 -mbulk-memory -Wall -Wextra
+WASI_LDFLAGS ?= -Wl,--allow-undefined
+
+WAT2WASM_FLAGS ?=
+
+# ---- example discovery -------------------------------------------------------
+# An example is a directory examples/NAME/. Its language is picked by the
+# sources it holds (*.go, *.c or *.wat); it is a reactor when its
+# orbital.toml says `type = "reactor"` (only [entry] can). Adding an example
+# is adding a directory: no edit here.
+
+example_names = $(patsubst examples/%/,%,$(sort $(dir $(wildcard examples/*/$(1)))))
+
+GO_EXAMPLES  := $(call example_names,*.go)
+C_EXAMPLES   := $(call example_names,*.c)
+WAT_EXAMPLES := $(call example_names,*.wat)
+EXAMPLES     := $(sort $(GO_EXAMPLES) $(C_EXAMPLES) $(WAT_EXAMPLES))
+REACTORS     := $(patsubst examples/%/orbital.toml,%,$(shell grep -lEs \
+	'^[[:space:]]*type[[:space:]]*=[[:space:]]*"reactor"' examples/*/orbital.toml))
+MANIFESTS    := $(patsubst examples/%/orbital.toml,%,$(wildcard examples/*/orbital.toml))
+
+EXAMPLE_WASM      := $(EXAMPLES:%=$(WASM)/%.wasm)
+EXAMPLE_MANIFESTS := $(patsubst %,$(WASM)/%.orbital.toml,$(filter $(EXAMPLES),$(MANIFESTS)))
+
+is_reactor = $(filter $(1),$(REACTORS))
+c_objs     = $(patsubst examples/%.c,$(OBJ)/%.o,$(wildcard examples/$(1)/*.c))
+
+# ---- targets -----------------------------------------------------------------
+
+.PHONY: examples clean FORCE deps build demo test lint fuzz bench
+
+BIN       := bin/orbital
+FUZZTIME  ?= 10s
+# Packages with fuzz targets, as "package:FuzzName".
+FUZZ_TARGETS := ./internal/manifest:FuzzParse ./internal/engine:FuzzCompile
+
+## deps: install the guest toolchains from apt (needs root; no-op when present)
+deps:
+	@if [ "$$(id -u)" -eq 0 ]; then scripts/install-deps.sh; \
+	elif command -v sudo >/dev/null; then sudo scripts/install-deps.sh; \
+	else echo "run scripts/install-deps.sh as root first"; fi
+
+## build: build the orbital binary
+build:
+	$(GO) build -o $(BIN) ./cmd/orbital
+
+## demo: build everything and run the example modules through the kernel
+demo: deps build examples
+	scripts/demo.sh $(BIN) $(WASM)
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO_WASM_ENV) $(GO) vet ./examples/...
+
+## test: every test (race detector on), then short fuzz runs
+test: deps examples lint
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+## fuzz: run each fuzz target for FUZZTIME
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+## bench: run the benchmarks once each
+bench: examples
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+## examples: build every example into build/wasm/NAME.wasm (+ NAME.orbital.toml)
+examples: $(EXAMPLE_WASM) $(EXAMPLE_MANIFESTS)
+
+## clean: remove all build output
+clean:
+	rm -rf $(BUILD) bin
+
+.SECONDEXPANSION:
+
+# Go: always hand over to `go build` (FORCE): its cache makes a no-op rebuild
+# cheap and it tracks imports across packages, which make cannot. The output
+# only replaces NAME.wasm when it changed, so its mtime stays meaningful.
+$(GO_EXAMPLES:%=$(WASM)/%.wasm): $(WASM)/%.wasm: FORCE | $(WASM)
+	$(GO_WASM_ENV) $(GO) build $(GOFLAGS_WASM) $(if $(call is_reactor,$*),-buildmode=c-shared) -o $@.tmp ./examples/$*
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+# C: compile each examples/NAME/*.c to build/obj/NAME/*.o, then link.
+$(OBJ)/%.o: examples/%.c
+	@mkdir -p $(@D)
+	$(CLANG) $(WASI_TARGET) $(WASI_CFLAGS) -c $< -o $@
+
+$(C_EXAMPLES:%=$(WASM)/%.wasm): $(WASM)/%.wasm: $$(call c_objs,$$*) | $(WASM)
+	$(CLANG) $(WASI_TARGET) $(if $(call is_reactor,$*),-mexec-model=reactor) $(WASI_LDFLAGS) $^ -o $@
+
+# WAT: one examples/NAME/*.wat per example.
+$(WAT_EXAMPLES:%=$(WASM)/%.wasm): $(WASM)/%.wasm: $$(wildcard examples/$$*/*.wat) | $(WASM)
+	$(WAT2WASM) $(WAT2WASM_FLAGS) $< -o $@
+
+# Manifests travel next to the module they describe.
+$(WASM)/%.orbital.toml: examples/%/orbital.toml | $(WASM)
+	cp $< $@
+
+$(WASM):
+	@mkdir -p $@
+
+FORCE:

@@ -1,0 +1,70 @@
+// Package api holds the small, immutable types shared by the Orbital kernel,
+// its CLI and embedders: process states, process snapshots and the few error
+// classes every failure is wrapped in.
+//
+// Errors returned by the kernel wrap one of the sentinel errors below, so
+// callers branch with errors.Is and print the wrapped message for humans:
+//
+//	if errors.Is(err, api.ErrPermissionDenied) { … }
+package api
+
+import (
+	"errors"
+	"time"
+)
+
+// Error classes. Every error the kernel returns wraps exactly one of them.
+var (
+	// ErrBadModule means the wasm binary is malformed, truncated, or needs
+	// imports the kernel does not provide.
+	ErrBadModule = errors.New("bad module")
+	// ErrBadManifest means the module's manifest is not valid.
+	ErrBadManifest = errors.New("bad manifest")
+	// ErrPermissionDenied means a capability was requested or used without
+	// being granted.
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrLimit means a resource limit (memory, deadline, open files, message
+	// size) was reached.
+	ErrLimit = errors.New("limit reached")
+	// ErrNotFound means a module, process, export or file does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrClosed means the kernel or process was already shut down.
+	ErrClosed = errors.New("closed")
+)
+
+// State is the life-cycle state of a process.
+type State string
+
+// Process states. A process moves Starting → Running and ends in exactly one
+// of Exited, Crashed or Killed.
+const (
+	StateStarting State = "starting"
+	StateRunning  State = "running"
+	StateExited   State = "exited"  // returned or called proc_exit, any exit code
+	StateCrashed  State = "crashed" // trapped, overflowed its stack, hit a limit or its host call panicked
+	StateKilled   State = "killed"  // stopped from outside: deadline, kill request or shutdown
+)
+
+// Done reports whether s is a final state.
+func (s State) Done() bool {
+	return s == StateExited || s == StateCrashed || s == StateKilled
+}
+
+// ProcessInfo is a point-in-time snapshot of one process.
+type ProcessInfo struct {
+	ID          uint64        `json:"id"`
+	Name        string        `json:"name"`
+	Module      string        `json:"module"` // name@version, or the file name without a manifest
+	Digest      string        `json:"digest"` // sha256 of the wasm binary, hex
+	State       State         `json:"state"`
+	ExitCode    uint32        `json:"exit_code"`
+	Reason      string        `json:"reason,omitempty"` // why it ended, for humans
+	StartedAt   time.Time     `json:"started_at"`
+	EndedAt     time.Time     `json:"ended_at,omitzero"`
+	CPUTime     time.Duration `json:"cpu_time_ns"`    // time spent executing guest code
+	MemoryBytes uint64        `json:"memory_bytes"`   // current linear memory size
+	MemoryLimit uint64        `json:"memory_limit"`   // linear memory ceiling
+	OpenFiles   int           `json:"open_files"`     // file descriptors held right now
+	DeniedOpens uint64        `json:"denied_opens"`   // opens refused by the open-file quota
+	DeniedGrows uint64        `json:"denied_grows"`   // memory.grow refused by the memory limit
+}

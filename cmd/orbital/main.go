@@ -1,0 +1,111 @@
+// Command orbital is the Orbital WebAssembly microkernel's command line.
+//
+// main only calls run, so every command is testable in-process with its own
+// arguments and output streams.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+)
+
+func main() {
+	// Compiled wasm cannot be preempted by the Go scheduler. Give the kernel
+	// one more P than there are cores and let guests use the rest, so a
+	// spinning guest never starves the kernel's own goroutines (deadline
+	// timers, signal handling). See docs/RATIONALE.md.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.NumCPU() + 1)
+	}
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// Exit codes of the orbital command itself; a guest's own exit code is
+// passed through unchanged by `orbital run`.
+const (
+	exitOK         = 0
+	exitFailure    = 1   // the command failed (I/O, internal error)
+	exitUsage      = 64  // bad command line (EX_USAGE)
+	exitBadInput   = 65  // malformed wasm or manifest (EX_DATAERR)
+	exitNoPerm     = 77  // a requested capability was not granted (EX_NOPERM)
+	exitDeadline   = 124 // the guest ran past its deadline (like timeout(1))
+	exitCrashed    = 134 // the guest trapped or hit a limit
+	exitKilled     = 137 // the guest was killed (signal, shutdown)
+	exitInterrupts = 130 // interrupted by SIGINT
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"run", "run a wasm module to completion, confined to what is granted", cmdRun},
+		{"inspect", "show a module's imports, exports, memory, sections and manifest", cmdInspect},
+		{"version", "print the orbital and wazero versions", cmdVersion},
+		{"help", "show help for a command", cmdHelp},
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "-help":
+		usage(stdout)
+		return exitOK
+	case "--version", "-version":
+		return cmdVersion(nil, stdin, stdout, stderr)
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "orbital: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "orbital — a WebAssembly microkernel: every app, library and driver is a sandboxed wasm module.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: orbital COMMAND [flags] [arguments]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'orbital help COMMAND' or 'orbital COMMAND --help' for a command's flags.")
+	fmt.Fprintln(w, "Data directory: $ORBITAL_HOME, default ~/.orbital (compiled-code cache).")
+}
+
+func cmdHelp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] && c.name != "help" {
+			return c.run([]string{"--help"}, stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "orbital help: unknown command %q (commands: %s)\n", args[0], commandNames())
+	return exitUsage
+}
+
+func commandNames() string {
+	var n []string
+	for _, c := range commands() {
+		n = append(n, c.name)
+	}
+	return strings.Join(n, ", ")
+}

@@ -1,0 +1,451 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	wapi "github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/capability"
+	ofs "github.com/orbitalfoundation/orbital/internal/fs"
+)
+
+// IOMount is the guest directory where host-opened streams bound as files appear.
+const IOMount = "/io"
+
+// Spec is everything needed to make one instance: its name, its resolved
+// capabilities and the host ends of its streams.
+type Spec struct {
+	// Name is argv[0] and the label in logs.
+	Name string
+	// Caps is the effective capability set (already resolved against the
+	// manifest and the grants).
+	Caps capability.Set
+	// Stdin, Stdout and Stderr are used only if the matching capability is
+	// set; otherwise the guest reads EOF and its writes are discarded.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Files are host-opened handles the guest sees under /io (host
+	// metacompute: the guest needs no file-system capability for them).
+	Files []ofs.Handle
+	// Logger receives the guest's orbital_v1.log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// Instance is one running copy of a Module with its own memory, file
+// descriptors and capability set. Calls into one Instance must not overlap;
+// Kill and the stat getters may be called from any goroutine.
+type Instance struct {
+	m      *Module
+	mod    wapi.Module
+	mem    *memory
+	quota  *ofs.Quota
+	mounts []io.Closer
+	logger *slog.Logger
+
+	ctx    context.Context // carries the instance for host functions; cancelled by Kill
+	cancel context.CancelCauseFunc
+
+	deadline time.Duration
+	killOnce sync.Once
+	cause    atomic.Pointer[error] // why the instance was killed, if it was
+
+	// Set while a call runs; host calls watch it to honour deadlines.
+	callDone atomic.Pointer[<-chan struct{}]
+	holding  bool  // holds an execution slot; touched only by the calling goroutine
+	entered  int64 // nanotime when the slot was taken
+	cpu      atomic.Int64
+	calls    atomic.Uint64
+}
+
+type instanceKey struct{}
+
+// fromContext returns the instance a host function is running for.
+func fromContext(ctx context.Context) *Instance {
+	i, _ := ctx.Value(instanceKey{}).(*Instance)
+	return i
+}
+
+// ErrKilled is the cause recorded when Kill is called without a reason.
+var ErrKilled = errors.New("killed")
+
+// ErrDeadline is the cause recorded when a call runs past its deadline.
+var ErrDeadline = fmt.Errorf("deadline exceeded: %w", api.ErrLimit)
+
+// Instantiate makes a new instance of m confined to spec.Caps. Nothing of
+// the guest runs yet except a wasm start section; command modules run with
+// Run and reactors are driven with Call.
+func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *Instance, err error) {
+	caps := spec.Caps
+	limitPages := caps.Limits.MemoryPages
+	if limitPages == 0 || limitPages > e.cfg.MaxMemoryPages {
+		limitPages = e.cfg.MaxMemoryPages
+	}
+	if minPages, ok := m.minMemoryPages(); ok && minPages > limitPages {
+		return nil, fmt.Errorf("instantiate %s: %w: memory needs %d pages at start, limit is %d",
+			spec.Name, api.ErrLimit, minPages, limitPages)
+	}
+	i := &Instance{
+		m:        m,
+		mem:      &memory{limit: uint64(limitPages) * 65536},
+		quota:    ofs.NewQuota(caps.Limits.OpenFiles),
+		deadline: caps.Limits.Deadline,
+		logger:   spec.Logger,
+	}
+	if i.logger == nil {
+		i.logger = slog.New(slog.DiscardHandler)
+	}
+	i.ctx, i.cancel = context.WithCancelCause(context.WithValue(context.Background(), instanceKey{}, i))
+	defer func() {
+		if err != nil {
+			i.closeMounts()
+			i.cancel(err)
+		}
+	}()
+
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
+		WithArgs(append([]string{spec.Name}, caps.Args...)...)
+	for _, kv := range caps.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		cfg = cfg.WithEnv(k, v)
+	}
+	if caps.Stdin && spec.Stdin != nil {
+		cfg = cfg.WithStdin(&slotReader{r: spec.Stdin, i: i})
+	}
+	if caps.Stdout && spec.Stdout != nil {
+		cfg = cfg.WithStdout(&slotWriter{w: spec.Stdout, i: i})
+	}
+	if caps.Stderr && spec.Stderr != nil {
+		cfg = cfg.WithStderr(&slotWriter{w: spec.Stderr, i: i})
+	}
+	if caps.Clock {
+		cfg = cfg.WithSysWalltime().WithSysNanotime().WithNanosleep(i.sleep)
+	}
+	if caps.Random {
+		cfg = cfg.WithRandSource(rand.Reader)
+	}
+	if len(caps.Dirs) > 0 || len(spec.Files) > 0 {
+		fsc := wazero.NewFSConfig().(sysfs.FSConfig)
+		for _, d := range caps.Dirs {
+			dfs, err := ofs.Dir(d.Host, d.ReadOnly, i.quota)
+			if err != nil {
+				return nil, fmt.Errorf("instantiate %s: mount %s: %w", spec.Name, d.Guest, err)
+			}
+			i.addMount(dfs)
+			fsc = fsc.WithSysFSMount(dfs, d.Guest).(sysfs.FSConfig)
+		}
+		if len(spec.Files) > 0 {
+			ffs, err := ofs.Files(spec.Files, i.quota)
+			if err != nil {
+				return nil, fmt.Errorf("instantiate %s: mount %s: %w", spec.Name, IOMount, err)
+			}
+			i.addMount(ffs)
+			fsc = fsc.WithSysFSMount(ffs, IOMount).(sysfs.FSConfig)
+		}
+		cfg = cfg.WithFSConfig(fsc.(wazero.FSConfig))
+	}
+
+	ictx := experimental.WithMemoryAllocator(i.ctx, experimental.MemoryAllocatorFunc(func(_, _ uint64) experimental.LinearMemory { return i.mem }))
+	if i.deadline > 0 {
+		var cancel context.CancelFunc
+		ictx, cancel = context.WithTimeout(ictx, i.deadline)
+		defer cancel()
+	}
+	mod, err := m.rs.rt.InstantiateModule(ictx, m.cm, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate %s: %w", spec.Name, i.classify(err).Err)
+	}
+	i.mod = mod
+	return i, nil
+}
+
+func (i *Instance) addMount(f experimentalsys.FS) {
+	if c, ok := f.(io.Closer); ok {
+		i.mounts = append(i.mounts, c)
+	}
+}
+
+func (i *Instance) closeMounts() {
+	for _, c := range i.mounts {
+		_ = c.Close()
+	}
+	i.mounts = nil
+}
+
+// Exit is how a call into the guest ended.
+type Exit struct {
+	State  api.State // exited, crashed or killed; running if the call returned normally
+	Code   uint32    // guest exit code (proc_exit), or 0
+	Reason string    // for humans, empty when the call returned normally
+	Err    error     // nil when the call returned normally or exited with code 0
+}
+
+// Run calls a command module's entry (usually "_start") to completion and
+// reports how the guest ended. A guest that returns without proc_exit exits
+// with code 0.
+func (i *Instance) Run(ctx context.Context, entry string) Exit {
+	_, err := i.call(ctx, entry)
+	ex := i.classify(err)
+	if ex.State == api.StateRunning { // returned normally from _start
+		ex.State = api.StateExited
+	}
+	return ex
+}
+
+// Call invokes an exported function. It waits for an execution slot, runs
+// the guest under the instance's deadline and returns the results. When the
+// deadline passes, ctx ends or Kill is called, the guest is stopped and the
+// instance becomes unusable; the error then wraps ErrDeadline or the kill
+// cause.
+func (i *Instance) Call(ctx context.Context, name string, params ...uint64) ([]uint64, error) {
+	res, err := i.call(ctx, name, params...)
+	if err != nil {
+		return nil, fmt.Errorf("call %s: %w", name, err)
+	}
+	return res, nil
+}
+
+// call is Call without the error context, so Run can classify the raw error.
+func (i *Instance) call(ctx context.Context, name string, params ...uint64) ([]uint64, error) {
+	if c := i.cause.Load(); c != nil {
+		return nil, *c
+	}
+	fn := i.mod.ExportedFunction(name)
+	if fn == nil {
+		return nil, fmt.Errorf("%w: no export named %q", api.ErrNotFound, name)
+	}
+	cctx := i.ctx
+	if i.deadline > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(cctx, i.deadline)
+		defer cancel()
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { i.Kill(context.Cause(ctx)) })
+		defer stop()
+	}
+	done := cctx.Done()
+	if !i.enter(done) {
+		return nil, i.slotError()
+	}
+	i.callDone.Store(&done)
+	res, err := fn.Call(cctx, params...)
+	i.callDone.Store(nil)
+	i.leave()
+	i.calls.Add(1)
+	if err != nil {
+		if cctx.Err() != nil && i.cause.Load() == nil {
+			i.Kill(ErrDeadline) // the call's own deadline fired: record why
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+// slotError explains why no execution slot could be had.
+func (i *Instance) slotError() error {
+	if c := i.cause.Load(); c != nil {
+		return *c
+	}
+	i.Kill(ErrDeadline)
+	return fmt.Errorf("waiting for an execution slot: %w", ErrDeadline)
+}
+
+// Kill stops the instance: a running guest is interrupted at its next
+// loop or call boundary (or inside a blocking host call) and every later
+// call fails with cause. Kill is idempotent; the first cause wins.
+func (i *Instance) Kill(cause error) {
+	if cause == nil {
+		cause = ErrKilled
+	}
+	i.killOnce.Do(func() {
+		i.cause.Store(&cause)
+		i.cancel(cause)
+	})
+}
+
+// Killed returns the kill cause, or nil.
+func (i *Instance) Killed() error {
+	if c := i.cause.Load(); c != nil {
+		return *c
+	}
+	return nil
+}
+
+// classify turns the error of a guest call into an Exit.
+func (i *Instance) classify(err error) Exit {
+	if err == nil {
+		return Exit{State: api.StateRunning}
+	}
+	if cause := i.Killed(); cause != nil {
+		reason := "killed: " + cause.Error()
+		if errors.Is(cause, ErrDeadline) {
+			reason = fmt.Sprintf("deadline of %s exceeded", i.deadline)
+		}
+		return Exit{State: api.StateKilled, Reason: reason, Err: cause}
+	}
+	var ee *sys.ExitError
+	if errors.As(err, &ee) {
+		code := ee.ExitCode()
+		switch code {
+		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
+			return Exit{State: api.StateKilled, Reason: "stopped: " + err.Error(), Err: err}
+		}
+		ex := Exit{State: api.StateExited, Code: code}
+		if code != 0 {
+			ex.Reason = fmt.Sprintf("exit code %d", code)
+			if d := i.mem.denied.Load(); d > 0 {
+				ex.Reason += fmt.Sprintf(" after memory limit of %d pages was reached", i.mem.limit/65536)
+			}
+			ex.Err = err
+		}
+		return ex
+	}
+	reason, _, _ := strings.Cut(err.Error(), "\n") // drop the wasm stack trace
+	if d := i.mem.denied.Load(); d > 0 {
+		reason += fmt.Sprintf(" (memory limit of %d pages reached)", i.mem.limit/65536)
+		err = fmt.Errorf("%w: %w", api.ErrLimit, err)
+	}
+	return Exit{State: api.StateCrashed, Reason: reason, Err: err}
+}
+
+// enter takes an execution slot for the calling goroutine.
+func (i *Instance) enter(done <-chan struct{}) bool {
+	if !i.m.e.acquire(done) {
+		return false
+	}
+	i.holding = true
+	i.entered = nanotime()
+	return true
+}
+
+// leave gives the execution slot back and accounts the CPU time used.
+func (i *Instance) leave() {
+	if !i.holding {
+		return
+	}
+	i.cpu.Add(nanotime() - i.entered)
+	i.holding = false
+	i.m.e.release()
+}
+
+// blocking runs fn, which may block, without holding an execution slot, and
+// takes the slot back afterwards. If the call ends meanwhile (deadline or
+// kill) it unwinds the guest with an exit error instead.
+func (i *Instance) blocking(fn func()) {
+	i.leave()
+	fn()
+	i.reenter()
+}
+
+func (i *Instance) reenter() {
+	done := i.currentDone()
+	if done == nil { // not inside a call (e.g. instantiation): nothing to hold
+		return
+	}
+	if !i.enter(*done) {
+		panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
+	}
+}
+
+func (i *Instance) currentDone() *<-chan struct{} { return i.callDone.Load() }
+
+// sleep is the guest's nanosleep: it honours the call's deadline and kills,
+// and frees the execution slot while it waits.
+func (i *Instance) sleep(ns int64) {
+	done := i.currentDone()
+	i.leave()
+	if done != nil {
+		t := time.NewTimer(time.Duration(ns))
+		select {
+		case <-t.C:
+		case <-*done:
+			t.Stop()
+			panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
+		}
+	} else {
+		time.Sleep(time.Duration(ns))
+	}
+	i.reenter()
+}
+
+// Stats is a snapshot of an instance's resource use.
+type Stats struct {
+	CPUTime     time.Duration
+	MemoryBytes uint64
+	MemoryLimit uint64
+	OpenFiles   int
+	DeniedOpens uint64
+	DeniedGrows uint64
+	Calls       uint64
+}
+
+// Stats reports the instance's resource use; safe from any goroutine.
+func (i *Instance) Stats() Stats {
+	return Stats{
+		CPUTime:     time.Duration(i.cpu.Load()),
+		MemoryBytes: i.mem.size.Load(),
+		MemoryLimit: i.mem.limit,
+		OpenFiles:   i.quota.Open(),
+		DeniedOpens: i.quota.Denied(),
+		DeniedGrows: i.mem.denied.Load(),
+		Calls:       i.calls.Load(),
+	}
+}
+
+// Module returns the compiled module the instance was made from.
+func (i *Instance) Module() *Module { return i.m }
+
+// Memory returns the guest's exported memory, or nil.
+func (i *Instance) Memory() wapi.Memory { return i.mod.Memory() }
+
+// Close releases the instance and its mounts. It is safe after Kill.
+func (i *Instance) Close(ctx context.Context) error {
+	i.Kill(api.ErrClosed)
+	var err error
+	if i.mod != nil {
+		err = i.mod.Close(ctx)
+	}
+	i.closeMounts()
+	return err
+}
+
+// slotReader releases the execution slot while a guest blocks reading stdin.
+type slotReader struct {
+	r io.Reader
+	i *Instance
+}
+
+func (s *slotReader) Read(p []byte) (n int, err error) {
+	s.i.blocking(func() { n, err = s.r.Read(p) })
+	return
+}
+
+// slotWriter releases the execution slot while a guest blocks writing.
+type slotWriter struct {
+	w io.Writer
+	i *Instance
+}
+
+func (s *slotWriter) Write(p []byte) (n int, err error) {
+	s.i.blocking(func() { n, err = s.w.Write(p) })
+	return
+}
+
+var monoStart = time.Now()
+
+func nanotime() int64 { return int64(time.Since(monoStart)) }

@@ -1,0 +1,35 @@
+package fs
+
+import (
+	"os"
+	"unsafe"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"golang.org/x/sys/unix"
+)
+
+// futimens sets the times of f's descriptor like futimens(3): utimensat with
+// a NULL path, which operates on the descriptor itself. UTIME_OMIT keeps a
+// time unchanged.
+func futimens(f *os.File, atim, mtim int64) error {
+	ts := [2]unix.Timespec{timespec(atim), timespec(mtim)}
+	return control(f, func(fd int) error {
+		_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		if e != 0 {
+			return e
+		}
+		return nil
+	})
+}
+
+func timespec(ns int64) unix.Timespec {
+	if ns == experimentalsys.UTIME_OMIT {
+		return unix.Timespec{Nsec: unix.UTIME_OMIT}
+	}
+	return unix.NsecToTimespec(ns)
+}
+
+// fdatasync flushes f's data (not all its metadata) to storage.
+func fdatasync(f *os.File) error {
+	return control(f, unix.Fdatasync)
+}

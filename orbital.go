@@ -1,0 +1,411 @@
+// Package orbital is the Orbital WebAssembly microkernel as a library.
+//
+// A Kernel loads wasm modules (compiling each binary once, with an on-disk
+// cache), resolves what each may touch from its manifest and the grants
+// given at spawn time (deny by default), and runs every instance as an
+// isolated process on its own goroutine:
+//
+//	k, err := orbital.NewKernel(ctx, orbital.NewConfig())
+//	mod, err := k.LoadFile(ctx, "hello.wasm")              // + hello.orbital.toml beside it, if any
+//	p, err := k.Spawn(ctx, mod, orbital.SpawnOptions{Grant: orbital.Grant{Stdout: true}})
+//	info, err := p.Wait(ctx)
+//
+// Nothing a guest does — a trap, a runaway loop, a memory blow-up, a
+// panicking host call — can take the kernel down; it ends that process with
+// a reason.
+package orbital
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/capability"
+	"github.com/orbitalfoundation/orbital/internal/engine"
+	ofs "github.com/orbitalfoundation/orbital/internal/fs"
+	"github.com/orbitalfoundation/orbital/internal/manifest"
+	"github.com/orbitalfoundation/orbital/internal/process"
+)
+
+// Grant is what the operator or node policy allows a process: directories,
+// environment, arguments, stdio, clock, randomness and resource ceilings.
+// A module with a manifest gets only what it requests *and* is granted.
+type Grant = capability.Grant
+
+// Dir grants a host directory at a guest path, read-only or read-write.
+type Dir = capability.Dir
+
+// Limits are resource ceilings: memory pages, per-call deadline, open files.
+type Limits = capability.Limits
+
+// Manifest is a module's parsed orbital.toml.
+type Manifest = manifest.Manifest
+
+// ModuleInfo describes a compiled module's imports, exports, memories and
+// custom sections.
+type ModuleInfo = engine.Info
+
+// ManifestSection is the custom section that may carry a module's manifest.
+const ManifestSection = "orbital.manifest"
+
+// Kernel loads modules and runs processes. All methods are safe for
+// concurrent use.
+type Kernel interface {
+	// Load compiles wasm (once per distinct binary) and pairs it with its
+	// manifest, which may be nil. Errors wrap api.ErrBadModule or
+	// api.ErrBadManifest.
+	Load(ctx context.Context, name string, wasm []byte, m *Manifest) (*Module, error)
+	// LoadFile reads a wasm file and finds its manifest (see FindManifest).
+	LoadFile(ctx context.Context, path string) (*Module, error)
+	// Spawn resolves the module's capabilities against opts.Grant and starts
+	// a process. Errors wrap api.ErrPermissionDenied when the manifest
+	// requests something not granted.
+	Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Process, error)
+	// Processes lists every process the kernel has started, by ID.
+	Processes() []api.ProcessInfo
+	// Close kills every process, waits for them and releases the engine.
+	Close(ctx context.Context) error
+}
+
+type kernel struct {
+	cfg    Config
+	eng    *engine.Engine
+	log    *slog.Logger
+	nextID atomic.Uint64
+
+	mu     sync.Mutex
+	procs  map[uint64]*Process
+	closed bool
+}
+
+// NewKernel starts a kernel with cfg. It creates the data directory if needed.
+func NewKernel(ctx context.Context, cfg Config) (Kernel, error) {
+	log := cfg.logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ecfg := engine.Config{MaxRunning: cfg.maxRunning}
+	if !cfg.noCache {
+		ecfg.CacheDir = engine.CacheDir(cfg.home)
+	}
+	eng, err := engine.New(ctx, ecfg)
+	if err != nil {
+		return nil, fmt.Errorf("new kernel: %w", err)
+	}
+	return &kernel{cfg: cfg, eng: eng, log: log, procs: map[uint64]*Process{}}, nil
+}
+
+// Module is a compiled module with its manifest.
+type Module struct {
+	name     string
+	em       *engine.Module
+	manifest *Manifest
+}
+
+// Name is the manifest name, or the file name when there is no manifest.
+func (m *Module) Name() string { return m.name }
+
+// Label is name@version when there is a manifest, else the name.
+func (m *Module) Label() string {
+	if m.manifest != nil {
+		return m.manifest.String()
+	}
+	return m.name
+}
+
+// Manifest returns the module's manifest, or nil.
+func (m *Module) Manifest() *Manifest { return m.manifest }
+
+// Info describes the module's imports, exports, memories and custom sections.
+func (m *Module) Info() ModuleInfo { return m.em.Info() }
+
+// CompileTime is how long compiling took (near zero when cached).
+func (m *Module) CompileTime() time.Duration { return m.em.CompileTime() }
+
+func (k *kernel) Load(ctx context.Context, name string, wasm []byte, m *Manifest) (*Module, error) {
+	return k.load(ctx, name, wasm, m, nil)
+}
+
+func (k *kernel) load(ctx context.Context, name string, wasm []byte, m *Manifest, progress func(bool, time.Duration)) (*Module, error) {
+	if m != nil {
+		name = m.Name
+	}
+	em, err := k.eng.Compile(ctx, wasm, engine.CompileOptions{Name: name, Trusted: k.cfg.trusted[name], Progress: progress})
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	if m == nil {
+		if data, ok := em.CustomSection(ManifestSection); ok {
+			if m, err = manifest.Parse(data, name+".wasm#"+ManifestSection); err != nil {
+				return nil, fmt.Errorf("load %s: %w: %w", name, api.ErrBadManifest, err)
+			}
+			name = m.Name
+		}
+	}
+	if m != nil {
+		if err := checkEntry(em, m); err != nil {
+			return nil, fmt.Errorf("load %s: %w", name, err)
+		}
+	}
+	return &Module{name: name, em: em, manifest: m}, nil
+}
+
+// checkEntry verifies that the exports the manifest promises exist.
+func checkEntry(em *engine.Module, m *Manifest) error {
+	want := []string{m.Entry.Start}
+	if m.Entry.Type == "reactor" {
+		want = append([]string{}, m.Entry.Exports...)
+		if m.Entry.Init != "" {
+			want = append(want, m.Entry.Init)
+		}
+	}
+	for _, fn := range want {
+		if fn != "" && !em.HasExport(fn) {
+			return fmt.Errorf("%w: manifest %s names export %q which the module does not have", api.ErrBadManifest, m.Source, fn)
+		}
+	}
+	return nil
+}
+
+// LoadOptions tunes LoadFile.
+type LoadOptions struct {
+	// Manifest is an explicit manifest path; empty means FindManifest.
+	Manifest string
+	// Progress is told when compiling is slow, and when it finishes.
+	Progress func(done bool, elapsed time.Duration)
+}
+
+func (k *kernel) LoadFile(ctx context.Context, path string) (*Module, error) {
+	return LoadFileWith(ctx, k, path, LoadOptions{})
+}
+
+// LoadFileWith is LoadFile with options.
+func LoadFileWith(ctx context.Context, k Kernel, path string, opts LoadOptions) (*Module, error) {
+	kk, ok := k.(*kernel)
+	if !ok {
+		return nil, errors.New("load: foreign Kernel implementation")
+	}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	mpath := opts.Manifest
+	if mpath == "" {
+		mpath, _ = FindManifest(path)
+	}
+	var m *Manifest
+	if mpath != "" {
+		if m, err = manifest.Load(mpath); err != nil {
+			return nil, fmt.Errorf("load %s: %w: %w", path, api.ErrBadManifest, err)
+		}
+	}
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return kk.load(ctx, name, wasm, m, opts.Progress)
+}
+
+// FindManifest returns the manifest that goes with the wasm file at path:
+// NAME.orbital.toml beside NAME.wasm, else orbital.toml in the same
+// directory. A manifest embedded in the module's "orbital.manifest" custom
+// section is used when neither file exists.
+func FindManifest(wasmPath string) (string, bool) {
+	dir := filepath.Dir(wasmPath)
+	base := strings.TrimSuffix(filepath.Base(wasmPath), filepath.Ext(wasmPath))
+	for _, p := range []string{filepath.Join(dir, base+".orbital.toml"), filepath.Join(dir, "orbital.toml")} {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// SpawnOptions says how to start a process.
+type SpawnOptions struct {
+	// Name of the process; default the module name.
+	Name string
+	// Grant is what the process may have; see Grant.
+	Grant Grant
+	// Stdin, Stdout and Stderr are the host ends of the guest's stdio, used
+	// when granted (and requested, with a manifest).
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Streams maps the manifest's declared io names to host files: the host
+	// opens them (inputs for reading, outputs created or truncated) and hands
+	// the guest streams, so the guest needs no file-system capability.
+	Streams map[string]string
+	// Entry overrides the export run to completion (default from the
+	// manifest, else "_start").
+	Entry string
+}
+
+func (k *kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Process, error) {
+	k.mu.Lock()
+	closed := k.closed
+	k.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("spawn %s: %w", m.name, api.ErrClosed)
+	}
+	name := opts.Name
+	if name == "" {
+		name = m.name
+	}
+	if m.manifest != nil && m.manifest.Entry.Type == "reactor" && opts.Entry == "" {
+		return nil, fmt.Errorf("spawn %s: %w: module is a reactor; it has no entry to run to completion (reactors are hosted by `orbital up`)", name, api.ErrBadModule)
+	}
+	caps, err := capability.Resolve(m.manifest, opts.Grant)
+	if err != nil {
+		return nil, fmt.Errorf("spawn %s: %w: %w", name, api.ErrPermissionDenied, err)
+	}
+	for _, n := range caps.Notes {
+		k.log.Info("capability note", "process", name, "note", n)
+	}
+	spec := engine.Spec{Name: name, Caps: caps, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
+	closers, err := bindStreams(m.manifest, opts.Streams, &spec)
+	if err != nil {
+		return nil, fmt.Errorf("spawn %s: %w", name, err)
+	}
+	id := k.nextID.Add(1)
+	logger := k.log.With("pid", id, "process", name)
+	spec.Logger = logger
+	inst, err := k.eng.Instantiate(ctx, m.em, spec)
+	if err != nil {
+		closeAll(closers)
+		return nil, fmt.Errorf("spawn %s: %w", name, err)
+	}
+	entry := opts.Entry
+	if entry == "" {
+		entry = "_start"
+		if m.manifest != nil && m.manifest.Entry.Start != "" {
+			entry = m.manifest.Entry.Start
+		}
+	}
+	pp := process.Start(process.Spec{ID: id, Name: name, Module: m.Label(), Entry: entry, Logger: k.log}, inst)
+	p := &Process{p: pp}
+	k.mu.Lock()
+	k.procs[id] = p
+	k.mu.Unlock()
+	if len(closers) > 0 {
+		go func() { <-pp.Done(); closeAll(closers) }()
+	}
+	return p, nil
+}
+
+// bindStreams opens the host files for the manifest's declared io streams
+// and wires them to stdio or to /io/NAME in the guest.
+func bindStreams(m *Manifest, streams map[string]string, spec *engine.Spec) ([]io.Closer, error) {
+	if len(streams) == 0 {
+		return nil, nil
+	}
+	if m == nil {
+		return nil, fmt.Errorf("%w: streams given but the module has no manifest declaring io", api.ErrBadManifest)
+	}
+	var closers []io.Closer
+	fail := func(err error) ([]io.Closer, error) { closeAll(closers); return nil, err }
+	names := make([]string, 0, len(streams))
+	for n := range streams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		decl, ok := m.IO[n]
+		if !ok {
+			return fail(fmt.Errorf("%w: module declares no io stream %q", api.ErrNotFound, n))
+		}
+		path := streams[n]
+		var f *os.File
+		var err error
+		if decl.Direction == "in" {
+			f, err = os.Open(path)
+		} else {
+			f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("open stream %s: %w", n, err))
+		}
+		switch {
+		case decl.Bind == "stdio" && decl.Direction == "in":
+			closers = append(closers, f)
+			spec.Stdin, spec.Caps.Stdin = f, true
+		case decl.Bind == "stdio":
+			closers = append(closers, f)
+			spec.Stdout, spec.Caps.Stdout = f, true
+		default: // file: the /io mount owns and closes it
+			spec.Files = append(spec.Files, ofs.Handle{Name: n, File: f, Writable: decl.Direction == "out"})
+		}
+	}
+	return closers, nil
+}
+
+func closeAll(cs []io.Closer) {
+	for _, c := range cs {
+		_ = c.Close()
+	}
+}
+
+func (k *kernel) Processes() []api.ProcessInfo {
+	k.mu.Lock()
+	ps := make([]*Process, 0, len(k.procs))
+	for _, p := range k.procs {
+		ps = append(ps, p)
+	}
+	k.mu.Unlock()
+	out := make([]api.ProcessInfo, len(ps))
+	for i, p := range ps {
+		out[i] = p.Info()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (k *kernel) Close(ctx context.Context) error {
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return nil
+	}
+	k.closed = true
+	ps := make([]*Process, 0, len(k.procs))
+	for _, p := range k.procs {
+		ps = append(ps, p)
+	}
+	k.mu.Unlock()
+	for _, p := range ps {
+		p.Kill(fmt.Errorf("kernel shutting down: %w", api.ErrClosed))
+	}
+	for _, p := range ps {
+		if _, err := p.Wait(ctx); err != nil {
+			return fmt.Errorf("close kernel: waiting for %s: %w", p.Info().Name, err)
+		}
+	}
+	return k.eng.Close(ctx)
+}
+
+// Process is a running or finished process.
+type Process struct{ p *process.Process }
+
+// ID returns the process ID, unique within its kernel.
+func (p *Process) ID() uint64 { return p.p.ID() }
+
+// Info returns a snapshot: state, exit code, reason, CPU time, memory.
+func (p *Process) Info() api.ProcessInfo { return p.p.Info() }
+
+// Done is closed when the process has ended.
+func (p *Process) Done() <-chan struct{} { return p.p.Done() }
+
+// Kill stops the process; cause (may be nil) is recorded as its reason.
+func (p *Process) Kill(cause error) { p.p.Kill(cause) }
+
+// Wait blocks until the process ends or ctx is done.
+func (p *Process) Wait(ctx context.Context) (api.ProcessInfo, error) { return p.p.Wait(ctx) }
+
+// Err returns the error the process ended with, or nil if it exited 0.
+func (p *Process) Err() error { return p.p.Exit().Err }
