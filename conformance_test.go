@@ -40,8 +40,16 @@ type wasiSpec struct {
 	Stderr   *string           `json:"stderr"`
 }
 
-// knownFailures lists tests that cannot pass, with the reason. Empty: all pass.
-var knownFailures = map[string]string{}
+// knownFailures lists tests that cannot pass, with the reason.
+var knownFailures = map[string]string{
+	// The test renumbers an open directory over the preopen fd 3 and expects
+	// fd 3 to become that directory. wazero's FSContext.Renumber refuses any
+	// preopen target with ENOTSUP, and its descriptor table cannot be reached
+	// from a host function through wazero's public API, so neither the file
+	// system layer nor an fd_renumber override can change it. It needs a
+	// wazero change (FSContext.Renumber allowing preopen targets).
+	"rust/overwrite_preopen": "wazero's fd table refuses to renumber over a preopen (ENOTSUP); not reachable from the host API",
+}
 
 // TestWASIConformance runs every program of the WASI testsuite through the
 // same path as real modules: a manifest (made from the test's spec, as a

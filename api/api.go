@@ -61,10 +61,10 @@ type ProcessInfo struct {
 	Reason      string        `json:"reason,omitempty"` // why it ended, for humans
 	StartedAt   time.Time     `json:"started_at"`
 	EndedAt     time.Time     `json:"ended_at,omitzero"`
-	CPUTime     time.Duration `json:"cpu_time_ns"`    // time spent executing guest code
-	MemoryBytes uint64        `json:"memory_bytes"`   // current linear memory size
-	MemoryLimit uint64        `json:"memory_limit"`   // linear memory ceiling
-	OpenFiles   int           `json:"open_files"`     // file descriptors held right now
-	DeniedOpens uint64        `json:"denied_opens"`   // opens refused by the open-file quota
-	DeniedGrows uint64        `json:"denied_grows"`   // memory.grow refused by the memory limit
+	CPUTime     time.Duration `json:"cpu_time_ns"`  // time spent executing guest code
+	MemoryBytes uint64        `json:"memory_bytes"` // current linear memory size
+	MemoryLimit uint64        `json:"memory_limit"` // linear memory ceiling
+	OpenFiles   int           `json:"open_files"`   // file descriptors held right now
+	DeniedOpens uint64        `json:"denied_opens"` // opens refused by the open-file quota
+	DeniedGrows uint64        `json:"denied_grows"` // memory.grow refused by the memory limit
 }

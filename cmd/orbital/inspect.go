@@ -57,9 +57,9 @@ func cmdInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	info := mod.Info()
 	if *asJSON {
 		out := struct {
-			Module   string              `json:"module"`
-			Info     orbital.ModuleInfo  `json:"info"`
-			Manifest *orbital.Manifest   `json:"manifest,omitempty"`
+			Module   string             `json:"module"`
+			Info     orbital.ModuleInfo `json:"info"`
+			Manifest *orbital.Manifest  `json:"manifest,omitempty"`
 		}{mod.Label(), info, mod.Manifest()}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

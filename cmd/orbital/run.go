@@ -150,7 +150,13 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbital run: %v\n", err)
 		return exitFailure
 	}
-	defer k.Close(context.Background())
+	defer func() {
+		// Bounded: a guest blocked in a host read (stdin) cannot be woken by
+		// a kill, and the interrupted case below has already given up on it.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = k.Close(ctx)
+	}()
 
 	progress := func(done bool, took time.Duration) {
 		if f.quiet {

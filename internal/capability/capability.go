@@ -72,7 +72,8 @@ var ErrNotGranted = errors.New("capability not granted")
 
 // ErrInvalidGrant is wrapped by errors about a malformed Grant (a relative or
 // unclean guest path, the same guest path granted twice, a bad variable
-// name, a limit out of range) and by the flag parsers.
+// name, a limit out of range) and by ParseDirFlag, ParseEnvFlag and
+// MemoryPages.
 var ErrInvalidGrant = errors.New("invalid grant")
 
 // PageSize is the size of one wasm memory page.
@@ -156,7 +157,11 @@ func Resolve(m *manifest.Manifest, g Grant) (Set, error) {
 		if r.c.Args {
 			s.Args = clone(g.Args)
 		} else {
-			r.deny("module %q does not accept arguments (its manifest does not set capabilities.args = true), but %d were given", m.Name, len(g.Args))
+			given := fmt.Sprintf("%d arguments were given", len(g.Args))
+			if len(g.Args) == 1 {
+				given = "1 argument was given"
+			}
+			r.deny("module %q does not accept arguments (its manifest does not set capabilities.args = true), but %s", m.Name, given)
 		}
 	}
 	s.Clock = r.flag("the clock", r.c.Clock, g.Clock, "--clock")

@@ -60,16 +60,20 @@ type Instance struct {
 	ctx    context.Context // carries the instance for host functions; cancelled by Kill
 	cancel context.CancelCauseFunc
 
+	fns      map[string]wapi.Function // export cache; touched only by the calling goroutine
 	deadline time.Duration
 	killOnce sync.Once
 	cause    atomic.Pointer[error] // why the instance was killed, if it was
 
-	// Set while a call runs; host calls watch it to honour deadlines.
-	callDone atomic.Pointer[<-chan struct{}]
-	holding  bool  // holds an execution slot; touched only by the calling goroutine
-	entered  int64 // nanotime when the slot was taken
-	cpu      atomic.Int64
-	calls    atomic.Uint64
+	// The deadline watchdog: one reusable timer per instance, armed per call.
+	// due is the monotonic time the current call must end by (0: none), so a
+	// late firing from an earlier call never kills a later one.
+	timer   *time.Timer
+	due     atomic.Int64
+	holding bool  // holds an execution slot; touched only by the calling goroutine
+	entered int64 // nanotime when the slot was taken
+	cpu     atomic.Int64
+	calls   atomic.Uint64
 }
 
 type instanceKey struct{}
@@ -224,33 +228,33 @@ func (i *Instance) call(ctx context.Context, name string, params ...uint64) ([]u
 	if c := i.cause.Load(); c != nil {
 		return nil, *c
 	}
-	fn := i.mod.ExportedFunction(name)
+	fn := i.fns[name]
 	if fn == nil {
-		return nil, fmt.Errorf("%w: no export named %q", api.ErrNotFound, name)
-	}
-	cctx := i.ctx
-	if i.deadline > 0 {
-		var cancel context.CancelFunc
-		cctx, cancel = context.WithTimeout(cctx, i.deadline)
-		defer cancel()
+		// wazero makes a new call engine (with its own stack) per
+		// ExportedFunction: look each export up once per instance.
+		if fn = i.mod.ExportedFunction(name); fn == nil {
+			return nil, fmt.Errorf("%w: no export named %q", api.ErrNotFound, name)
+		}
+		if i.fns == nil {
+			i.fns = map[string]wapi.Function{}
+		}
+		i.fns[name] = fn
 	}
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { i.Kill(context.Cause(ctx)) })
 		defer stop()
 	}
-	done := cctx.Done()
-	if !i.enter(done) {
+	if i.deadline > 0 { // the deadline covers waiting for a slot too
+		i.arm()
+		defer i.disarm()
+	}
+	if !i.enter(i.ctx.Done()) {
 		return nil, i.slotError()
 	}
-	i.callDone.Store(&done)
-	res, err := fn.Call(cctx, params...)
-	i.callDone.Store(nil)
+	res, err := fn.Call(i.ctx, params...)
 	i.leave()
 	i.calls.Add(1)
 	if err != nil {
-		if cctx.Err() != nil && i.cause.Load() == nil {
-			i.Kill(ErrDeadline) // the call's own deadline fired: record why
-		}
 		return nil, err
 	}
 	return res, nil
@@ -261,8 +265,7 @@ func (i *Instance) slotError() error {
 	if c := i.cause.Load(); c != nil {
 		return *c
 	}
-	i.Kill(ErrDeadline)
-	return fmt.Errorf("waiting for an execution slot: %w", ErrDeadline)
+	return fmt.Errorf("waiting for an execution slot: %w", api.ErrClosed)
 }
 
 // Kill stops the instance: a running guest is interrupted at its next
@@ -343,44 +346,60 @@ func (i *Instance) leave() {
 	i.m.e.release()
 }
 
+// arm starts the deadline watchdog for the call about to run.
+func (i *Instance) arm() {
+	i.due.Store(nanotime() + int64(i.deadline))
+	if i.timer == nil {
+		i.timer = time.AfterFunc(i.deadline, i.onDeadline)
+		return
+	}
+	i.timer.Reset(i.deadline)
+}
+
+func (i *Instance) disarm() {
+	i.due.Store(0)
+	i.timer.Stop()
+}
+
+func (i *Instance) onDeadline() {
+	if due := i.due.Load(); due != 0 && nanotime() >= due {
+		i.Kill(ErrDeadline)
+	}
+}
+
 // blocking runs fn, which may block, without holding an execution slot, and
-// takes the slot back afterwards. If the call ends meanwhile (deadline or
-// kill) it unwinds the guest with an exit error instead.
+// takes the slot back afterwards. If the instance is killed meanwhile
+// (deadline or kill) it unwinds the guest with an exit error instead.
 func (i *Instance) blocking(fn func()) {
+	held := i.holding
 	i.leave()
 	fn()
-	i.reenter()
+	if held {
+		i.reenter()
+	}
 }
 
 func (i *Instance) reenter() {
-	done := i.currentDone()
-	if done == nil { // not inside a call (e.g. instantiation): nothing to hold
-		return
-	}
-	if !i.enter(*done) {
+	if !i.enter(i.ctx.Done()) {
 		panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
 	}
 }
 
-func (i *Instance) currentDone() *<-chan struct{} { return i.callDone.Load() }
-
 // sleep is the guest's nanosleep: it honours the call's deadline and kills,
 // and frees the execution slot while it waits.
 func (i *Instance) sleep(ns int64) {
-	done := i.currentDone()
+	held := i.holding
 	i.leave()
-	if done != nil {
-		t := time.NewTimer(time.Duration(ns))
-		select {
-		case <-t.C:
-		case <-*done:
-			t.Stop()
-			panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
-		}
-	} else {
-		time.Sleep(time.Duration(ns))
+	t := time.NewTimer(time.Duration(ns))
+	select {
+	case <-t.C:
+	case <-i.ctx.Done():
+		t.Stop()
+		panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
 	}
-	i.reenter()
+	if held {
+		i.reenter()
+	}
 }
 
 // Stats is a snapshot of an instance's resource use.
@@ -416,6 +435,9 @@ func (i *Instance) Memory() wapi.Memory { return i.mod.Memory() }
 // Close releases the instance and its mounts. It is safe after Kill.
 func (i *Instance) Close(ctx context.Context) error {
 	i.Kill(api.ErrClosed)
+	if i.timer != nil {
+		i.timer.Stop()
+	}
 	var err error
 	if i.mod != nil {
 		err = i.mod.Close(ctx)

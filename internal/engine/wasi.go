@@ -23,6 +23,11 @@ const (
 //     ENOTSOCK (wazero returns EBADF). Orbital grants no sockets yet, so every
 //     open descriptor is "not a socket"; whether a descriptor is open is
 //     asked of WASI's own fd_advise with neutral advice, which has no effect.
+//   - path_readlink into a buffer shorter than the link target truncates,
+//     as POSIX readlink and other runtimes do (wazero returns ERANGE).
+//
+// The originals are reached through wazero's public GoFunction of each
+// export, never through its internals.
 func instantiateWASI(ctx context.Context, rt wazero.Runtime) (wapi.Module, error) {
 	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
 	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
@@ -30,13 +35,24 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) (wapi.Module, error
 	if err != nil {
 		return nil, fmt.Errorf("compile WASI: %w", err)
 	}
-	def, ok := cm.ExportedFunctions()["fd_advise"]
-	if !ok {
-		return nil, fmt.Errorf("WASI has no fd_advise")
+	original := func(name string) (wapi.GoModuleFunction, error) {
+		def, ok := cm.ExportedFunctions()[name]
+		if !ok {
+			return nil, fmt.Errorf("WASI has no %s", name)
+		}
+		fn, ok := def.GoFunction().(wapi.GoModuleFunction)
+		if !ok {
+			return nil, fmt.Errorf("WASI %s is not a Go module function", name)
+		}
+		return fn, nil
 	}
-	fdAdvise, ok := def.GoFunction().(wapi.GoModuleFunction)
-	if !ok {
-		return nil, fmt.Errorf("WASI fd_advise is not a Go module function")
+	fdAdvise, err := original("fd_advise")
+	if err != nil {
+		return nil, err
+	}
+	readlink, err := original("path_readlink")
+	if err != nil {
+		return nil, err
 	}
 	_ = cm.Close(ctx)
 
@@ -57,5 +73,46 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) (wapi.Module, error
 		}), []wapi.ValueType{i32, i32}, []wapi.ValueType{i32}).
 		WithParameterNames("fd", "how").
 		Export("sock_shutdown")
+	b.NewFunctionBuilder().
+		WithGoModuleFunction(wapi.GoModuleFunc(func(ctx context.Context, mod wapi.Module, stack []uint64) {
+			truncatingReadlink(ctx, mod, stack, readlink)
+		}), []wapi.ValueType{i32, i32, i32, i32, i32, i32}, []wapi.ValueType{i32}).
+		WithParameterNames("fd", "path", "path_len", "buf", "buf_len", "result.bufused").
+		Export("path_readlink")
 	return b.Instantiate(ctx)
+}
+
+// maxLink is the longest link target path_readlink returns (Linux PATH_MAX).
+const maxLink = 4096
+
+// truncatingReadlink runs wazero's path_readlink with a buffer large enough
+// for any target, then truncates the result to the guest's buf_len and puts
+// back the guest bytes past it, so the guest sees exactly what a truncating
+// readlink writes. Guest memory is not shared between threads, so nothing
+// observes the bytes in between.
+func truncatingReadlink(ctx context.Context, mod wapi.Module, stack []uint64, readlink wapi.GoModuleFunction) {
+	buf, bufLen, used := uint32(stack[3]), uint32(stack[4]), uint32(stack[5])
+	mem := mod.Memory()
+	if mem == nil || bufLen == 0 || bufLen >= maxLink || uint64(buf)+uint64(bufLen) > uint64(mem.Size()) {
+		readlink.Call(ctx, mod, stack) // nothing to widen: wazero's answer stands
+		return
+	}
+	wide := min(uint32(maxLink), mem.Size()-buf)
+	saved, _ := mem.Read(buf+bufLen, wide-bufLen)
+	saved = append([]byte(nil), saved...)
+	stack[4] = uint64(wide)
+	readlink.Call(ctx, mod, stack)
+	if stack[0] != 0 {
+		return
+	}
+	n, ok := mem.ReadUint32Le(used)
+	if !ok {
+		return
+	}
+	mem.Write(buf+bufLen, saved)
+	if n > bufLen {
+		mem.WriteUint32Le(used, bufLen)
+	} else {
+		mem.WriteUint32Le(used, n)
+	}
 }

@@ -103,7 +103,7 @@ func toOSFlag(flag experimentalsys.Oflag) (int, experimentalsys.Errno) {
 		{experimentalsys.O_TRUNC, os.O_TRUNC},
 		{experimentalsys.O_SYNC, os.O_SYNC},
 		{experimentalsys.O_RSYNC, os.O_SYNC}, // Linux defines O_RSYNC as O_SYNC
-		{experimentalsys.O_DSYNC, syscall.O_DSYNC},
+		{experimentalsys.O_DSYNC, oDSYNC},
 		{experimentalsys.O_NONBLOCK, syscall.O_NONBLOCK},
 		{experimentalsys.O_DIRECTORY, syscall.O_DIRECTORY},
 	} {

@@ -8,6 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// oDSYNC is the open flag for O_DSYNC.
+const oDSYNC = unix.O_DSYNC
+
 // futimens sets the times of f's descriptor like futimens(3): utimensat with
 // a NULL path, which operates on the descriptor itself. UTIME_OMIT keeps a
 // time unchanged.

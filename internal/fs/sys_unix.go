@@ -10,6 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// oDSYNC is the open flag for O_DSYNC: golang.org/x/sys/unix lacks it on
+// some BSDs, so use the stronger O_SYNC.
+const oDSYNC = os.O_SYNC
+
 // futimens sets the times of f's descriptor. Without a portable futimens in
 // golang.org/x/sys/unix this uses futimes (microseconds), reading back the
 // current value of a UTIME_OMIT time first.

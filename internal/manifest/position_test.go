@@ -1,8 +1,6 @@
 package manifest
 
 import (
-	"fmt"
-	"time"
 	"strings"
 	"testing"
 
@@ -139,11 +137,8 @@ func FuzzPositions(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		timer := time.AfterFunc(2*time.Second, func() { panic(fmt.Sprintf("HANG %q", src)) })
-		defer timer.Stop()
 		var m map[string]any
 		md, err := toml.Decode(src, &m)
-		if err == nil { timer.Reset(2*time.Second); pos := scanPositions(src); _ = pos; panicked := false; _ = panicked }
 		if err != nil {
 			return
 		}

@@ -10,7 +10,14 @@
 //
 //	wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(fsys, guestPath)
 //
-// from github.com/tetratelabs/wazero/experimental/sysfs.
+// from github.com/tetratelabs/wazero/experimental/sysfs (re-assert
+// sysfs.FSConfig on the result to add further mounts). Guest paths arrive
+// relative to the mount; neither file system can be left through them.
+//
+// A Quota shared by all mounts of a process bounds its open descriptors. Each
+// mount's preopened directory, which wazero opens on first use, takes a slot
+// that is never refused (wazero panics if that open fails), so a quota should
+// allow for one slot per mount on top of the guest's own files.
 //
 // Every method crossing the sys.FS boundary reports failures as
 // experimentalsys.Errno values and never panics.
@@ -76,10 +83,13 @@ func (q *Quota) release() {
 	}
 }
 
-// Handle is a host file exposed by Files under Name. The guest may open it
-// for reading only, or for writing only when Writable is set.
+// Handle is a host file exposed by Files.
 type Handle struct {
-	Name     string
-	File     *os.File
+	// Name is the entry's name in the Files directory: one path component.
+	Name string
+	// File is the open host file. Files takes ownership of it.
+	File *os.File
+	// Writable lets the guest open the entry write-only; otherwise it may
+	// only be opened read-only. File must be open accordingly.
 	Writable bool
 }

@@ -1,0 +1,243 @@
+package engine
+
+import (
+	"context"
+	"runtime"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	wapi "github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/orbitalfoundation/orbital/internal/testwasm"
+)
+
+// Each benchmark has a "raw" twin doing the same work with wazero alone
+// (same runtime settings: termination checks on), so the kernel's overhead
+// over the engine it wraps is visible. Results are in docs/BENCHMARKS.md.
+
+func rawRuntime(b *testing.B, cache wazero.CompilationCache) wazero.Runtime {
+	b.Helper()
+	ctx := context.Background()
+	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	if cache != nil {
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	_, err := rt.NewHostModuleBuilder(HostModuleName).NewFunctionBuilder().
+		WithGoModuleFunction(wapi.GoModuleFunc(func(context.Context, wapi.Module, []uint64) {}), nil, nil).
+		Export("nop").Instantiate(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rt.Close(ctx) })
+	return rt
+}
+
+// BenchmarkCompile measures compiling a 2.7 MB Go-built module and a small
+// C module, cold (no cache) and from the on-disk cache (new engine, warm dir).
+func BenchmarkCompile(b *testing.B) {
+	ctx := context.Background()
+	for _, name := range []string{"hello", "counter"} {
+		wasm := testwasm.Read(b, name)
+		b.Run(name+"/uncached", func(b *testing.B) {
+			for b.Loop() {
+				e, err := New(ctx, Config{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := e.Compile(ctx, wasm, CompileOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				_ = e.Close(ctx)
+			}
+		})
+		b.Run(name+"/disk-cached", func(b *testing.B) {
+			dir := b.TempDir()
+			warm, _ := New(ctx, Config{CacheDir: dir})
+			if _, err := warm.Compile(ctx, wasm, CompileOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			_ = warm.Close(ctx)
+			for b.Loop() {
+				e, err := New(ctx, Config{CacheDir: dir})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := e.Compile(ctx, wasm, CompileOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				_ = e.Close(ctx)
+			}
+		})
+		b.Run(name+"/raw-wazero-disk-cached", func(b *testing.B) {
+			dir := b.TempDir()
+			cache, _ := wazero.NewCompilationCacheWithDir(dir)
+			rt := rawRuntime(b, cache)
+			if _, err := rt.CompileModule(ctx, wasm); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				c, _ := wazero.NewCompilationCacheWithDir(dir)
+				rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(c))
+				if _, err := rt.CompileModule(ctx, wasm); err != nil {
+					b.Fatal(err)
+				}
+				_ = rt.Close(ctx)
+			}
+		})
+	}
+}
+
+// BenchmarkInstantiate measures making (and closing) one instance of a small
+// precompiled C module.
+func BenchmarkInstantiate(b *testing.B) {
+	ctx := context.Background()
+	wasm := testwasm.Read(b, "counter")
+	b.Run("orbital", func(b *testing.B) {
+		e := newEngine(b, Config{})
+		m := compile(b, e, "counter")
+		spec := Spec{Name: "counter", Caps: limits(16, 0)}
+		for b.Loop() {
+			i, err := e.Instantiate(ctx, m, spec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = i.Close(ctx)
+		}
+	})
+	b.Run("raw-wazero", func(b *testing.B) {
+		rt := rawRuntime(b, nil)
+		cm, err := rt.CompileModule(ctx, wasm)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+		for b.Loop() {
+			mod, err := rt.InstantiateModule(ctx, cm, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = mod.Close(ctx)
+		}
+	})
+}
+
+// BenchmarkHostCall measures one guest→host call (orbital_v1.nop), as the
+// guest's loop(1000) divided by 1000.
+func BenchmarkHostCall(b *testing.B) {
+	ctx := context.Background()
+	const perCall = 1000
+	b.Run("orbital", func(b *testing.B) {
+		e := newEngine(b, Config{})
+		i := instantiate(b, e, compile(b, e, "hostcall"), Spec{Name: "hostcall", Caps: limits(16, 0)})
+		for b.Loop() {
+			if _, err := i.Call(ctx, "loop", perCall); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perCall), "ns/hostcall")
+	})
+	b.Run("raw-wazero", func(b *testing.B) {
+		rt := rawRuntime(b, nil)
+		mod, err := rt.InstantiateWithConfig(ctx, testwasm.Read(b, "hostcall"), wazero.NewModuleConfig().WithName(""))
+		if err != nil {
+			b.Fatal(err)
+		}
+		fn := mod.ExportedFunction("loop")
+		for b.Loop() {
+			if _, err := fn.Call(ctx, perCall); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perCall), "ns/hostcall")
+	})
+}
+
+// BenchmarkCall measures one host→guest call of a tiny export
+// (counter_add), the unit the kernel pays per message or library call.
+func BenchmarkCall(b *testing.B) {
+	ctx := context.Background()
+	b.Run("orbital", func(b *testing.B) {
+		e := newEngine(b, Config{})
+		i := instantiate(b, e, compile(b, e, "counter"), Spec{Name: "counter", Caps: limits(16, 0)})
+		for b.Loop() {
+			if _, err := i.Call(ctx, "counter_add", 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("orbital-with-deadline", func(b *testing.B) {
+		e := newEngine(b, Config{})
+		i := instantiate(b, e, compile(b, e, "counter"), Spec{Name: "counter", Caps: limits(16, 1e9)})
+		for b.Loop() {
+			if _, err := i.Call(ctx, "counter_add", 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw-wazero", func(b *testing.B) {
+		rt := rawRuntime(b, nil)
+		mod, err := rt.InstantiateWithConfig(ctx, testwasm.Read(b, "counter"), wazero.NewModuleConfig().WithName("").WithStartFunctions())
+		if err != nil {
+			b.Fatal(err)
+		}
+		fn := mod.ExportedFunction("counter_add")
+		for b.Loop() {
+			if _, err := fn.Call(ctx, 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkIdleInstanceMemory reports the Go heap held per idle instance of
+// the small C module (its linear memory included).
+func BenchmarkIdleInstanceMemory(b *testing.B) {
+	ctx := context.Background()
+	const n = 2000
+	measure := func(b *testing.B, spawn func() func()) {
+		for b.Loop() {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			closers := make([]func(), 0, n)
+			for range n {
+				closers = append(closers, spawn())
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/instance")
+			for _, c := range closers {
+				c()
+			}
+		}
+	}
+	b.Run("orbital", func(b *testing.B) {
+		e := newEngine(b, Config{})
+		m := compile(b, e, "counter")
+		measure(b, func() func() {
+			i, err := e.Instantiate(ctx, m, Spec{Name: "counter", Caps: limits(16, 0)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return func() { _ = i.Close(ctx) }
+		})
+	})
+	b.Run("raw-wazero", func(b *testing.B) {
+		rt := rawRuntime(b, nil)
+		cm, err := rt.CompileModule(ctx, testwasm.Read(b, "counter"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+		measure(b, func() func() {
+			mod, err := rt.InstantiateModule(ctx, cm, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return func() { _ = mod.Close(ctx) }
+		})
+	})
+}

@@ -1,0 +1,42 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/testwasm"
+)
+
+// FuzzCompile feeds arbitrary bytes to the module loader: it must return a
+// module or an ErrBadModule error, never panic, and a module it accepts must
+// instantiate or fail with a clear error.
+func FuzzCompile(f *testing.F) {
+	for _, name := range []string{"counter", "hostcall", "spin", "badimport", "recurse"} {
+		f.Add(testwasm.Read(f, name))
+	}
+	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
+	f.Add([]byte{})
+	e, err := New(context.Background(), Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = e.Close(context.Background()) })
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		m, err := e.Compile(context.Background(), wasm, CompileOptions{Name: "fuzz"})
+		if err != nil {
+			if !errors.Is(err, api.ErrBadModule) {
+				t.Fatalf("compile error is not ErrBadModule: %v", err)
+			}
+			return
+		}
+		_ = m.Info()
+		i, err := e.Instantiate(context.Background(), m, Spec{Name: "fuzz", Caps: limits(16, 100*time.Millisecond)})
+		if err == nil {
+			_ = i.Close(context.Background())
+		}
+		_ = m.Close(context.Background())
+	})
+}
