@@ -104,9 +104,11 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *I
 			spec.Name, api.ErrLimit, minPages, limitPages)
 	}
 	i := &Instance{
-		m:        m,
-		mem:      &memory{limit: uint64(limitPages) * 65536},
-		quota:    ofs.NewQuota(caps.Limits.OpenFiles),
+		m:   m,
+		mem: &memory{limit: uint64(limitPages) * 65536},
+		// Each mount holds one descriptor for its preopened directory: the
+		// guest's own quota comes on top of those.
+		quota:    ofs.NewQuota(openFileQuota(caps.Limits.OpenFiles, len(caps.Dirs), len(spec.Files))),
 		deadline: caps.Limits.Deadline,
 		logger:   spec.Logger,
 	}
@@ -175,6 +177,16 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *I
 	}
 	i.mod = mod
 	return i, nil
+}
+
+func openFileQuota(guest, dirs, files int) int {
+	if guest <= 0 {
+		return 0 // unlimited
+	}
+	if files > 0 {
+		dirs++
+	}
+	return guest + dirs
 }
 
 func (i *Instance) addMount(f experimentalsys.FS) {

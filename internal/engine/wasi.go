@@ -13,6 +13,8 @@ import (
 const (
 	wasiErrnoBadf    = 8
 	wasiErrnoInval   = 28
+	wasiErrnoIo      = 29
+	wasiErrnoMfile   = 33
 	wasiErrnoNotsock = 57
 )
 
@@ -25,6 +27,8 @@ const (
 //     asked of WASI's own fd_advise with neutral advice, which has no effect.
 //   - path_readlink into a buffer shorter than the link target truncates,
 //     as POSIX readlink and other runtimes do (wazero returns ERANGE).
+//   - path_open refused by the process's open-file quota returns EMFILE;
+//     wazero has no EMFILE and would report EIO.
 //
 // The originals are reached through wazero's public GoFunction of each
 // export, never through its internals.
@@ -54,6 +58,10 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) (wapi.Module, error
 	if err != nil {
 		return nil, err
 	}
+	pathOpen, err := original("path_open")
+	if err != nil {
+		return nil, err
+	}
 	_ = cm.Close(ctx)
 
 	i32 := wapi.ValueTypeI32
@@ -79,6 +87,22 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) (wapi.Module, error
 		}), []wapi.ValueType{i32, i32, i32, i32, i32, i32}, []wapi.ValueType{i32}).
 		WithParameterNames("fd", "path", "path_len", "buf", "buf_len", "result.bufused").
 		Export("path_readlink")
+	i64 := wapi.ValueTypeI64
+	b.NewFunctionBuilder().
+		WithGoModuleFunction(wapi.GoModuleFunc(func(ctx context.Context, mod wapi.Module, stack []uint64) {
+			i := fromContext(ctx)
+			if i == nil {
+				pathOpen.Call(ctx, mod, stack)
+				return
+			}
+			denied := i.quota.Denied()
+			pathOpen.Call(ctx, mod, stack)
+			if stack[0] == wasiErrnoIo && i.quota.Denied() > denied {
+				stack[0] = wasiErrnoMfile
+			}
+		}), []wapi.ValueType{i32, i32, i32, i32, i32, i64, i64, i32, i32}, []wapi.ValueType{i32}).
+		WithParameterNames("fd", "dirflags", "path", "path_len", "oflags", "fs_rights_base", "fs_rights_inheriting", "fdflags", "result.opened_fd").
+		Export("path_open")
 	return b.Instantiate(ctx)
 }
 
