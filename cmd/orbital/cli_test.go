@@ -619,7 +619,7 @@ func TestRunLimits(t *testing.T) {
 			if code != tt.want || !strings.Contains(errOut, tt.stderr) {
 				t.Errorf("exit %d, want %d with stderr mentioning %q", code, tt.want, tt.stderr)
 			}
-			if out != "" && !strings.HasPrefix(tt.name, "sleeper") {
+			if out != "" {
 				t.Errorf("unexpected stdout %q", out)
 			}
 		})

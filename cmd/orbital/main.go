@@ -35,6 +35,7 @@ const (
 	exitCrashed    = 134 // the guest trapped or hit a limit
 	exitKilled     = 137 // the guest was killed (signal, shutdown)
 	exitInterrupts = 130 // interrupted by SIGINT
+	exitTerminated = 143 // stopped by SIGTERM
 )
 
 type command struct {

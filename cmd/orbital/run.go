@@ -104,6 +104,8 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "orbital run: %v\n", err)
 			return exitBadInput
 		}
+	} else if m = embeddedManifest(modPath); m != nil {
+		// Only to learn the stream names; the kernel parses it again on load.
 	}
 	streams := map[string]*string{}
 	if m != nil {
@@ -142,8 +144,19 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if f.trust && m != nil {
 		cfg = cfg.WithTrusted(m.Name)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	var caught os.Signal
+	go func() {
+		select {
+		case caught = <-sigs:
+			cancelRun()
+		case <-ctx.Done():
+		}
+	}()
 
 	k, err := orbital.NewKernel(ctx, cfg)
 	if err != nil {
@@ -158,14 +171,14 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		_ = k.Close(ctx)
 	}()
 
+	// The engine reports a slow compile once, then its end (never overlapping).
 	progress := func(done bool, took time.Duration) {
-		if f.quiet {
-			return
-		}
-		if done {
-			fmt.Fprintf(stderr, "orbital: compiled in %s (cached for next time)\n", took.Round(time.Millisecond))
-		} else {
-			fmt.Fprintf(stderr, "orbital: compiling %s (first run)…\n", modPath)
+		switch {
+		case f.quiet:
+		case done:
+			fmt.Fprintf(stderr, "orbital: compiled in %s\n", took.Round(time.Millisecond))
+		default:
+			fmt.Fprintf(stderr, "orbital: compiling %s…\n", modPath)
 		}
 	}
 	mod, err := orbital.LoadFileWith(ctx, k, modPath, orbital.LoadOptions{Manifest: explicitManifest, Progress: progress})
@@ -202,9 +215,16 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch {
 	case interrupted:
 		fmt.Fprintf(stderr, "orbital: %s interrupted\n", info.Name)
+		if caught == syscall.SIGTERM {
+			return exitTerminated
+		}
 		return exitInterrupts
 	case info.State == api.StateExited:
-		return int(info.ExitCode & 0xff)
+		if info.ExitCode > 255 { // the shell would truncate it, maybe to 0: never report false success
+			fmt.Fprintf(stderr, "orbital: %s exited with code %d (reported as 255)\n", info.Name, info.ExitCode)
+			return 255
+		}
+		return int(info.ExitCode)
 	case info.State == api.StateKilled && errors.Is(p.Err(), engine.ErrDeadline):
 		fmt.Fprintf(stderr, "orbital: %s killed: %s\n", info.Name, info.Reason)
 		return exitDeadline
@@ -231,7 +251,11 @@ func (f *runFlags) grant(args []string) (orbital.Grant, error) {
 	}
 	for _, e := range f.envs {
 		if !strings.Contains(e, "=") {
-			g.Env[e] = os.Getenv(e)
+			v, ok := os.LookupEnv(e)
+			if !ok {
+				return g, fmt.Errorf("--env %s: not set in this environment (use --env %s=VALUE)", e, e)
+			}
+			g.Env[e] = v
 			continue
 		}
 		k, v, err := capability.ParseEnvFlag(e)
@@ -259,6 +283,24 @@ func (f *runFlags) grant(args []string) (orbital.Grant, error) {
 	}
 	g.Limits.OpenFiles = f.openFiles
 	return g, nil
+}
+
+// embeddedManifest returns the manifest carried in the module's custom
+// section, or nil (a broken one is reported when the kernel loads it).
+func embeddedManifest(path string) *manifest.Manifest {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	data, ok := engine.CustomSection(wasm, orbital.ManifestSection)
+	if !ok {
+		return nil
+	}
+	m, err := manifest.Parse(data, path+"#"+orbital.ManifestSection)
+	if err != nil {
+		return nil
+	}
+	return m
 }
 
 // codeFor maps a load or spawn error to the command's exit code.
@@ -307,6 +349,11 @@ func findPositional(fs *flag.FlagSet, args []string) (pos, manifestPath string) 
 		}
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		fl := fs.Lookup(name)
+		if fl == nil && pos == "" {
+			// Stream flags (declared by the manifest) come after the module;
+			// an unknown flag before it is a typo: let the parser report it.
+			continue
+		}
 		if fl != nil {
 			if bf, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
 				continue

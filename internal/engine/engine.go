@@ -184,14 +184,33 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, opts CompileOptions) 
 		name = "module"
 	}
 	start := time.Now()
-	var slow *time.Timer
+	// Progress is told "slow" from a timer and "done" from here; the mutex
+	// orders the two so "done" never precedes or overlaps "slow".
+	var (
+		progressMu sync.Mutex
+		told       bool
+		finished   bool
+	)
 	if opts.Progress != nil {
-		slow = time.AfterFunc(SlowCompile, func() { opts.Progress(false, time.Since(start)) })
+		slow := time.AfterFunc(SlowCompile, func() {
+			progressMu.Lock()
+			defer progressMu.Unlock()
+			if !finished {
+				told = true
+				opts.Progress(false, time.Since(start))
+			}
+		})
+		defer slow.Stop()
 	}
 	cm, err := rs.rt.CompileModule(ctx, wasm)
 	elapsed := time.Since(start)
-	if slow != nil && !slow.Stop() {
-		opts.Progress(true, elapsed)
+	if opts.Progress != nil {
+		progressMu.Lock()
+		finished = true
+		if told {
+			opts.Progress(true, elapsed)
+		}
+		progressMu.Unlock()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w: %v", name, api.ErrBadModule, err)

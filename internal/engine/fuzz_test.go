@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -38,5 +39,30 @@ func FuzzCompile(f *testing.F) {
 			_ = i.Close(context.Background())
 		}
 		_ = m.Close(context.Background())
+	})
+}
+
+// FuzzCustomSection checks the section scanner never panics and agrees with
+// wazero on modules wazero accepts.
+func FuzzCustomSection(f *testing.F) {
+	f.Add(testwasm.Read(f, "counter"), "producers")
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x00\x05\x01a123"), "a")
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x00\xff\xff\xff\xff\x0f"), "x")
+	e, err := New(context.Background(), Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = e.Close(context.Background()) })
+	f.Fuzz(func(t *testing.T, wasm []byte, name string) {
+		data, ok := CustomSection(wasm, name)
+		m, err := e.Compile(context.Background(), wasm, CompileOptions{})
+		if err != nil {
+			return
+		}
+		defer m.Close(context.Background())
+		want, wantOK := m.CustomSection(name)
+		if ok != wantOK || !bytes.Equal(data, want) {
+			t.Fatalf("scanner found %v %q, wazero %v %q", ok, data, wantOK, want)
+		}
 	})
 }

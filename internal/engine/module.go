@@ -61,7 +61,8 @@ type Info struct {
 
 func newModule(e *Engine, rs *runtimeSet, cm wazero.CompiledModule, key moduleKey, trusted bool, took time.Duration) *Module {
 	m := &Module{e: e, rs: rs, cm: cm, key: key, trusted: trusted, compileTime: took}
-	m.info = Info{Digest: hex.EncodeToString(key.digest[:])}
+	m.info = Info{Digest: hex.EncodeToString(key.digest[:]), // empty lists, not JSON nulls
+		Imports: []Func{}, Exports: []Func{}, Memories: []Memory{}, Custom: []Section{}, Implies: []string{}}
 	implied := map[string]bool{}
 	for _, f := range cm.ImportedFunctions() {
 		mod, name, _ := f.Import()
