@@ -107,6 +107,7 @@ type Manifest struct {
 	IO           map[string]IO   `json:"io,omitempty"` // keyed by IO.Name; see IOs for a sorted list
 	Capabilities Capabilities    `json:"capabilities"`
 	Limits       Limits          `json:"limits"`
+	Bus          Bus             `json:"bus"`
 	Source       string          `json:"source"` // the file name given to Parse or Load
 }
 

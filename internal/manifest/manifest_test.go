@@ -144,8 +144,17 @@ func TestParseInvalid(t *testing.T) {
 		{"missing name", "version = \"1.0.0\"\nkind = \"app\"\n", 1, "name: missing (required)"},
 		{"missing version and kind", "\n\nname = \"x\"\n", 1, "version: missing (required)"},
 		{"name type", "version = \"1.0.0\"\nkind = \"app\"\nname = 5\n", 3, "name: must be a string, got integer"},
-		{"unknown top-level key", header + "\n\nauthor = \"me\"\n", 6, `author: unknown key (allowed keys: name, version, kind, description, entry, io, capabilities, limits)`},
+		{"unknown top-level key", header + "\n\nauthor = \"me\"\n", 6, `author: unknown key (allowed keys: name, version, kind, description, entry, io, capabilities, limits, bus)`},
 		{"unknown table", header + "[permissions]\nfs = true\n", 4, "permissions: unknown key"},
+
+		// Bus.
+		{"bus pattern with inner >", header + "[bus]\npublish = [\"a.>.b\"]\n", 5, `bus.publish: "a.>.b": '>' must be the last token`},
+		{"bus partial wildcard", header + "[bus]\nsubscribe = [\"a.b*\"]\n", 5, `bus.subscribe: "a.b*": wildcards must be whole tokens`},
+		{"bus empty token", header + "[bus]\n\nlisten = [\"a..b\"]\n", 6, `bus.listen: "a..b": empty token`},
+		{"bus overflow", header + "[bus]\noverflow = \"spill\"\n", 5, `bus.overflow: must be one of`},
+		{"bus mailbox", header + "[bus]\nmailbox = 0\n", 5, `bus.mailbox: must be between 1 and`},
+		{"bus send name", header + "[bus]\nsend = [\"a.b\"]\n", 5, `bus.send: "a.b" is not a process name`},
+		{"bus unknown key", header + "[bus]\npublsh = [\"x\"]\n", 5, `bus.publsh: unknown key`},
 		{"quoted unknown key", header + "\"odd key\" = 1\n", 4, `"odd key": unknown key`},
 
 		// Name.

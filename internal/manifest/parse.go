@@ -335,6 +335,7 @@ func (d *decoder) manifest(raw map[string]any) *Manifest {
 	m.IO = d.io(root.sub("io"))
 	m.Capabilities = d.capabilities(root.sub("capabilities"))
 	m.Limits = d.limits(root.sub("limits"))
+	m.Bus = d.bus(root.sub("bus"))
 	root.finish()
 	return m
 }
