@@ -16,6 +16,7 @@ type Config struct {
 	maxRunning int
 	noCache    bool
 	trusted    map[string]bool
+	maxMessage int
 }
 
 // NewConfig returns the default configuration: home from $ORBITAL_HOME or
@@ -63,6 +64,10 @@ func (c Config) WithTrusted(names ...string) Config {
 	c.trusted = t
 	return c
 }
+
+// WithMaxMessage bounds the size of one bus message in bytes (default 1 MiB).
+// Larger payloads travel as blobs.
+func (c Config) WithMaxMessage(n int) Config { c.maxMessage = n; return c }
 
 // Home returns the data directory.
 func (c Config) Home() string { return c.home }

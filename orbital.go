@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/capability"
 	"github.com/orbitalfoundation/orbital/internal/engine"
 	ofs "github.com/orbitalfoundation/orbital/internal/fs"
@@ -80,13 +81,19 @@ type Kernel interface {
 type kernel struct {
 	cfg    Config
 	eng    *engine.Engine
+	bus    *bus.Bus
+	blobs  *bus.BlobStore
 	log    *slog.Logger
 	nextID atomic.Uint64
 
 	mu     sync.Mutex
-	procs  map[uint64]*Process
+	procs  map[uint64]*Process // live and recently ended, by ID
+	ended  []uint64            // IDs of ended processes, oldest first
 	closed bool
 }
+
+// maxEnded bounds how many ended processes the table remembers.
+const maxEnded = 1000
 
 // NewKernel starts a kernel with cfg. It creates the data directory if needed.
 func NewKernel(ctx context.Context, cfg Config) (Kernel, error) {
@@ -102,7 +109,23 @@ func NewKernel(ctx context.Context, cfg Config) (Kernel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new kernel: %w", err)
 	}
-	return &kernel{cfg: cfg, eng: eng, log: log, procs: map[uint64]*Process{}}, nil
+	k := &kernel{cfg: cfg, eng: eng, log: log, procs: map[uint64]*Process{}, blobs: bus.NewBlobStore()}
+	k.bus = bus.New(bus.Options{MaxMessageSize: cfg.maxMessage, Events: func(ev bus.Event) {
+		log.Debug("bus event", "kind", ev.Kind, "op", ev.Op, "endpoint", ev.Endpoint, "target", ev.Target, "err", ev.Err)
+	}})
+	return k, nil
+}
+
+// Bus returns the kernel's message bus (for the node and tests inside this
+// module; the bus is not part of the public API).
+func (k *kernel) Bus() *bus.Bus { return k.bus }
+
+// BusOf returns k's bus. It is meant for Orbital's own packages.
+func BusOf(k Kernel) *bus.Bus {
+	if kk, ok := k.(*kernel); ok {
+		return kk.bus
+	}
+	return nil
 }
 
 // Module is a compiled module with its manifest.
@@ -258,8 +281,9 @@ func (k *kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Proc
 	if name == "" {
 		name = m.name
 	}
-	if m.manifest != nil && m.manifest.Entry.Type == "reactor" && opts.Entry == "" {
-		return nil, fmt.Errorf("spawn %s: %w: module is a reactor; it has no entry to run to completion (reactors are hosted by `orbital up`)", name, api.ErrBadModule)
+	push := m.em.HasExport(engine.AllocExport) && m.em.HasExport(engine.HandlerExport)
+	if m.manifest != nil && m.manifest.Entry.Type == "reactor" && opts.Entry == "" && !push {
+		return nil, fmt.Errorf("spawn %s: %w: module is a reactor without %s/%s exports; it has nothing to run", name, api.ErrBadModule, engine.AllocExport, engine.HandlerExport)
 	}
 	caps, err := capability.Resolve(m.manifest, opts.Grant)
 	if err != nil {
@@ -276,19 +300,38 @@ func (k *kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Proc
 	id := k.nextID.Add(1)
 	logger := k.log.With("pid", id, "process", name)
 	spec.Logger = logger
+	var port *process.Port
+	if push || (m.manifest != nil && m.manifest.Bus.Uses()) {
+		if port, err = k.connect(name, id, m.manifest, caps); err != nil {
+			closeAll(closers)
+			return nil, fmt.Errorf("spawn %s: %w", name, err)
+		}
+		spec.Port = port
+	}
 	inst, err := k.eng.Instantiate(ctx, m.em, spec)
 	if err != nil {
 		closeAll(closers)
+		if port != nil {
+			port.Close()
+			k.bus.Unregister(port.Endpoint())
+		}
 		return nil, fmt.Errorf("spawn %s: %w", name, err)
 	}
 	entry := opts.Entry
-	if entry == "" {
-		entry = "_start"
-		if m.manifest != nil && m.manifest.Entry.Start != "" {
-			entry = m.manifest.Entry.Start
+	switch {
+	case entry != "":
+	case push:
+		if m.em.HasExport("_initialize") {
+			entry = "_initialize"
 		}
+	case m.manifest != nil && m.manifest.Entry.Start != "":
+		entry = m.manifest.Entry.Start
+	default:
+		entry = "_start"
 	}
-	pp := process.Start(process.Spec{ID: id, Name: name, Module: m.Label(), Entry: entry, Logger: k.log}, inst)
+	pspec := process.Spec{ID: id, Name: name, Module: m.Label(), Entry: entry, Push: push, Port: port, Logger: k.log,
+		OnExit: func(pp *process.Process) { k.exited(pp) }}
+	pp := process.Start(pspec, inst)
 	p := &Process{p: pp}
 	k.mu.Lock()
 	k.procs[id] = p
@@ -351,6 +394,61 @@ func closeAll(cs []io.Closer) {
 	}
 }
 
+// connect registers a process on the bus with the permissions its manifest
+// requests, a mailbox shaped by the manifest, and its listen subscriptions.
+func (k *kernel) connect(name string, id uint64, m *Manifest, caps capability.Set) (*process.Port, error) {
+	var b manifest.Bus
+	if m != nil {
+		b = m.Bus
+	}
+	perms := bus.Permissions{
+		Publish:   bus.Rules{Allow: b.Publish, Deny: b.DenyPublish},
+		Subscribe: bus.Rules{Allow: b.Subscribe, Deny: b.DenySubscribe},
+		SendTo:    b.Send,
+	}
+	mcfg := bus.MailboxConfig{Capacity: b.Mailbox, BlockTimeout: b.BlockTimeout}
+	if b.Overflow != "" {
+		o, err := bus.ParseOverflow(b.Overflow)
+		if err != nil {
+			return nil, err
+		}
+		mcfg.Overflow = o
+	}
+	if b.MaxMessage > 0 {
+		perms.MaxMessageSize = int(b.MaxMessage)
+	}
+	mb := bus.NewMailbox(mcfg)
+	ep, err := k.bus.Register(name, id, perms, mb)
+	if err != nil {
+		return nil, err
+	}
+	// Blobs count against the process's memory limit.
+	quota := bus.NewQuota(int64(caps.Limits.MemoryPages) * 65536)
+	port := process.NewPort(ep, mb, k.blobs, quota)
+	for _, pat := range b.Listen {
+		if _, err := port.Subscribe(pat, ""); err != nil {
+			port.Close()
+			k.bus.Unregister(ep)
+			return nil, fmt.Errorf("listen %s: %w", pat, err)
+		}
+	}
+	return port, nil
+}
+
+// exited unregisters an ended process from the bus and trims the table.
+func (k *kernel) exited(pp *process.Process) {
+	if port := pp.Port(); port != nil {
+		k.bus.Unregister(port.Endpoint())
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.ended = append(k.ended, pp.ID())
+	for len(k.ended) > maxEnded {
+		delete(k.procs, k.ended[0])
+		k.ended = k.ended[1:]
+	}
+}
+
 func (k *kernel) Processes() []api.ProcessInfo {
 	k.mu.Lock()
 	ps := make([]*Process, 0, len(k.procs))
@@ -409,3 +507,17 @@ func (p *Process) Wait(ctx context.Context) (api.ProcessInfo, error) { return p.
 
 // Err returns the error the process ended with, or nil if it exited 0.
 func (p *Process) Err() error { return p.p.Exit().Err }
+
+// Stop asks the process to end gracefully (its mailbox closes; a guest in
+// recv gets ERR_CLOSED) and kills it after grace.
+func (p *Process) Stop(cause error, grace time.Duration) { p.p.Stop(cause, grace) }
+
+// Failed reports whether the ended process failed (crash, non-zero exit,
+// or a kill it was not asked for).
+func (p *Process) Failed() bool { return p.p.Failed() }
+
+// Reason says why the ended process ended.
+func (p *Process) Reason() string { return p.p.Reason() }
+
+// Name returns the process name.
+func (p *Process) Name() string { return p.p.Name() }

@@ -30,6 +30,14 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrClosed means the kernel or process was already shut down.
 	ErrClosed = errors.New("closed")
+	// ErrInvalid means malformed input: a subject, a name, an argument.
+	ErrInvalid = errors.New("invalid")
+	// ErrTooLarge means a message or buffer exceeds the allowed size.
+	ErrTooLarge = errors.New("too large")
+	// ErrTimeout means a wait (request, recv, blocked publish) timed out.
+	ErrTimeout = errors.New("timeout")
+	// ErrExists means a name is already taken.
+	ErrExists = errors.New("already exists")
 )
 
 // State is the life-cycle state of a process.
@@ -67,4 +75,9 @@ type ProcessInfo struct {
 	OpenFiles   int           `json:"open_files"`   // file descriptors held right now
 	DeniedOpens uint64        `json:"denied_opens"` // opens refused by the open-file quota
 	DeniedGrows uint64        `json:"denied_grows"` // memory.grow refused by the memory limit
+	Mailbox     int           `json:"mailbox"`      // messages queued right now
+	MsgsIn      uint64        `json:"msgs_in"`      // messages delivered to its mailbox
+	MsgsOut     uint64        `json:"msgs_out"`     // messages it published, sent, requested or replied
+	Dropped     uint64        `json:"dropped"`      // messages its full mailbox dropped
+	Restarts    int           `json:"restarts"`     // times its supervisor restarted it
 }

@@ -47,6 +47,15 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "run a wasm module to completion, confined to what is granted", cmdRun},
+		{"up", "start a long-running node: supervised processes on the message bus", cmdUp},
+		{"ps", "list the running node's processes", cmdPs},
+		{"stop", "stop a process of the running node (no restart)", cmdProcessOp("stop", "Stops a process gracefully; its supervisor does not restart it.")},
+		{"restart", "restart a process of the running node", cmdProcessOp("restart", "Restarts a process (not counted against the restart budget).")},
+		{"kill", "kill a process of the running node (its supervisor may restart it)", cmdProcessOp("kill", "Kills a process at once; its restart policy decides what happens next.")},
+		{"pub", "publish a message on the running node's bus", cmdPub},
+		{"sub", "print messages from the running node's bus", cmdSub},
+		{"request", "send a request on the running node's bus and print the reply", cmdRequest},
+		{"send", "send a message directly to a process of the running node", cmdSend},
 		{"inspect", "show a module's imports, exports, memory, sections and manifest", cmdInspect},
 		{"version", "print the orbital and wazero versions", cmdVersion},
 		{"help", "show help for a command", cmdHelp},

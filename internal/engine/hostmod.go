@@ -19,7 +19,22 @@ const MaxLogLine = 16 << 10
 // functions use WithGoModuleFunction (no reflection: ~30 ns per call).
 func instantiateHost(ctx context.Context, rt wazero.Runtime) (wapi.Module, error) {
 	i32 := wapi.ValueTypeI32
-	return rt.NewHostModuleBuilder(HostModuleName).
+	b := rt.NewHostModuleBuilder(HostModuleName)
+	for _, h := range busFunctions() {
+		fn := h.fn
+		deny := int64(ErrCodeDenied)
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(wapi.GoModuleFunc(func(ctx context.Context, mod wapi.Module, stack []uint64) {
+				i := fromContext(ctx)
+				if i == nil || i.port == nil { // not connected to the bus: nothing is permitted
+					stack[0] = uint64(deny)
+					return
+				}
+				fn(ctx, i, mod, stack)
+			}), h.params, h.results).
+			WithName(h.name).Export(h.name)
+	}
+	return b.
 		// nop() — does nothing; measures the guest→host call floor.
 		NewFunctionBuilder().
 		WithGoModuleFunction(wapi.GoModuleFunc(func(context.Context, wapi.Module, []uint64) {}), nil, nil).

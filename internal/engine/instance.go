@@ -44,6 +44,9 @@ type Spec struct {
 	Files []ofs.Handle
 	// Logger receives the guest's orbital_v1.log lines; nil discards them.
 	Logger *slog.Logger
+	// Port connects the instance to the message bus; nil means every
+	// orbital_v1 messaging call is denied.
+	Port Port
 }
 
 // Instance is one running copy of a Module with its own memory, file
@@ -56,6 +59,7 @@ type Instance struct {
 	quota  *ofs.Quota
 	mounts []io.Closer
 	logger *slog.Logger
+	port   Port
 
 	ctx    context.Context // carries the instance for host functions; cancelled by Kill
 	cancel context.CancelCauseFunc
@@ -111,6 +115,7 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *I
 		quota:    ofs.NewQuota(openFileQuota(caps.Limits.OpenFiles, len(caps.Dirs), len(spec.Files))),
 		deadline: caps.Limits.Deadline,
 		logger:   spec.Logger,
+		port:     spec.Port,
 	}
 	if i.logger == nil {
 		i.logger = slog.New(slog.DiscardHandler)
@@ -483,3 +488,43 @@ func (s *slotWriter) Write(p []byte) (n int, err error) {
 var monoStart = time.Now()
 
 func nanotime() int64 { return int64(time.Since(monoStart)) }
+
+// Exports of the push model (docs/ABI.md): the kernel asks the guest for a
+// buffer, writes the envelope there and calls the handler.
+const (
+	AllocExport   = "orbital_alloc"      // (size i32) -> ptr i32
+	HandlerExport = "orbital_on_message" // (ptr i32, len i32) -> ()
+)
+
+// Deliver hands one message to a push-model guest: orbital_alloc, copy the
+// envelope into guest memory, orbital_on_message. An error ends the
+// instance the way Run's would (see Exit).
+func (i *Instance) Deliver(ctx context.Context, env *Envelope) error {
+	size := env.Size()
+	res, err := i.call(ctx, AllocExport, uint64(size))
+	if err != nil {
+		return err
+	}
+	ptr := uint32(res[0])
+	buf, ok := i.mod.Memory().Read(ptr, uint32(size))
+	if !ok || ptr == 0 {
+		err := fmt.Errorf("%w: %s returned %d for %d bytes, outside memory", api.ErrBadModule, AllocExport, ptr, size)
+		i.Kill(err)
+		return err
+	}
+	env.Encode(buf)
+	_, err = i.call(ctx, HandlerExport, uint64(ptr), uint64(size))
+	return err
+}
+
+// Exit classifies an error returned by Call or Deliver the way Run does.
+func (i *Instance) Exit(err error) Exit {
+	ex := i.classify(err)
+	if ex.State == api.StateRunning {
+		ex.State = api.StateExited
+	}
+	return ex
+}
+
+// Done is closed when the instance is killed.
+func (i *Instance) Done() <-chan struct{} { return i.ctx.Done() }

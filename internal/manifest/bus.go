@@ -23,6 +23,11 @@ type Bus struct {
 	MaxMessage    uint64        `json:"max_message,omitempty"` // bytes; 0 = node default
 }
 
+// Uses reports whether the module asks for the bus at all.
+func (b Bus) Uses() bool {
+	return len(b.Publish)+len(b.Subscribe)+len(b.Send)+len(b.Listen) > 0
+}
+
 // Overflow policies of a full mailbox.
 const (
 	OverflowDropNewest = "drop-newest"

@@ -13,9 +13,11 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/engine"
 )
 
@@ -25,8 +27,12 @@ type Process struct {
 	name   string
 	module string
 	inst   *engine.Instance
+	port   *Port
+	onExit func(*Process)
 	log    *slog.Logger
 	done   chan struct{}
+
+	stopping atomic.Bool // Stop was asked: ending now is not a failure
 
 	mu      sync.Mutex
 	state   api.State
@@ -41,6 +47,15 @@ type Spec struct {
 	Name   string // process name, unique within a kernel
 	Module string // name@version of the module, for display
 	Entry  string // export to run to completion, usually "_start"
+	// Push selects the push model: the process loops delivering mailbox
+	// messages to the guest's orbital_on_message (Entry, if set, is called
+	// once first as an initializer). Needs Port.
+	Push bool
+	// Port connects the process to the bus; nil for a process without one.
+	Port *Port
+	// OnExit runs once the process has ended (after its instance and port
+	// are closed), e.g. to unregister it from the bus.
+	OnExit func(*Process)
 	Logger *slog.Logger
 }
 
@@ -52,16 +67,16 @@ func Start(spec Spec, inst *engine.Instance) *Process {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Process{
-		id: spec.ID, name: spec.Name, module: spec.Module, inst: inst,
+		id: spec.ID, name: spec.Name, module: spec.Module, inst: inst, port: spec.Port, onExit: spec.OnExit,
 		log:   log.With("pid", spec.ID, "process", spec.Name),
 		done:  make(chan struct{}),
 		state: api.StateStarting, started: time.Now(),
 	}
-	go p.run(spec.Entry)
+	go p.run(spec.Entry, spec.Push)
 	return p
 }
 
-func (p *Process) run(entry string) {
+func (p *Process) run(entry string, push bool) {
 	var ex engine.Exit
 	defer func() {
 		if r := recover(); r != nil { // a kernel bug must still end only this process
@@ -71,11 +86,44 @@ func (p *Process) run(entry string) {
 		p.finish(ex)
 	}()
 	p.setState(api.StateRunning)
-	p.log.Debug("process running", "entry", entry)
-	ex = p.inst.Run(context.Background(), entry)
+	p.log.Debug("process running", "entry", entry, "push", push)
+	if !push {
+		ex = p.inst.Run(context.Background(), entry)
+		return
+	}
+	ex = p.serve(entry)
+}
+
+// serve is the push model: one message at a time from the mailbox into the
+// guest's handler, until the mailbox closes (a graceful stop) or the guest
+// fails.
+func (p *Process) serve(init string) engine.Exit {
+	ctx := context.Background()
+	if init != "" {
+		if _, err := p.inst.Call(ctx, init); err != nil {
+			return p.inst.Exit(err)
+		}
+	}
+	for {
+		env, ok, err := p.port.Next(-1, p.inst.Done())
+		if err != nil || !ok {
+			if killed := p.inst.Killed(); killed != nil {
+				return p.inst.Exit(killed)
+			}
+			return engine.Exit{State: api.StateExited} // mailbox closed: stopped gracefully
+		}
+		err = p.inst.Deliver(ctx, &env)
+		p.port.Take()
+		if err != nil {
+			return p.inst.Exit(err)
+		}
+	}
 }
 
 func (p *Process) finish(ex engine.Exit) {
+	if p.port != nil {
+		p.port.Close()
+	}
 	_ = p.inst.Close(context.Background())
 	p.mu.Lock()
 	p.exit, p.state, p.ended = ex, ex.State, time.Now()
@@ -90,6 +138,9 @@ func (p *Process) finish(ex engine.Exit) {
 		p.log.Warn("process ended", attrs...)
 	}
 	close(p.done)
+	if p.onExit != nil {
+		p.onExit(p)
+	}
 }
 
 func (p *Process) setState(s api.State) {
@@ -110,6 +161,53 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Kill stops the process with cause (nil means "killed"). It returns at
 // once; wait on Done to see it end.
 func (p *Process) Kill(cause error) { p.inst.Kill(cause) }
+
+// Stop asks the process to end: its mailbox closes, so a guest waiting in
+// recv gets ERR_CLOSED after draining what is queued and a push-model loop
+// ends. A process that has not ended after grace is killed. Stop returns
+// at once.
+func (p *Process) Stop(cause error, grace time.Duration) {
+	p.stopping.Store(true)
+	if p.port == nil {
+		p.Kill(cause) // nothing to tell it: a plain command module is killed
+		return
+	}
+	p.port.mb.Close()
+	go func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-p.done:
+		case <-t.C:
+			p.Kill(fmt.Errorf("did not stop within %s: %w", grace, cause))
+		}
+	}()
+}
+
+// Failed reports whether the ended process failed: it crashed, or it was
+// killed without being asked to stop, or it exited non-zero.
+func (p *Process) Failed() bool {
+	ex := p.Exit()
+	switch ex.State {
+	case api.StateExited:
+		return ex.Code != 0
+	case api.StateKilled:
+		return !p.stopping.Load()
+	}
+	return ex.State == api.StateCrashed
+}
+
+// Reason says why the process ended.
+func (p *Process) Reason() string {
+	ex := p.Exit()
+	if ex.Reason == "" {
+		return string(ex.State)
+	}
+	return ex.Reason
+}
+
+// Port returns the process's bus connection, or nil.
+func (p *Process) Port() *Port { return p.port }
 
 // Wait blocks until the process ends or ctx is done, and returns its final
 // snapshot. The error is ctx's if it ended first.
@@ -132,9 +230,14 @@ func (p *Process) Exit() engine.Exit {
 // Info returns a snapshot of the process.
 func (p *Process) Info() api.ProcessInfo {
 	st := p.inst.Stats()
+	var bs bus.EndpointStats
+	if p.port != nil {
+		bs = p.port.ep.Stats()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return api.ProcessInfo{
+		Mailbox: bs.Queued, MsgsIn: bs.In, MsgsOut: bs.Out, Dropped: bs.Dropped,
 		ID: p.id, Name: p.name, Module: p.module, Digest: p.inst.Module().Digest(),
 		State: p.state, ExitCode: p.exit.Code, Reason: p.exit.Reason,
 		StartedAt: p.started, EndedAt: p.ended,

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/orbitalfoundation/orbital"
+	"github.com/orbitalfoundation/orbital/internal/control"
+)
+
+// ctlCommand parses the common flags of commands that talk to a running
+// node and returns a client.
+func ctlCommand(name, usage string, args []string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (*control.Client, []string, int) {
+	fs := flag.NewFlagSet("orbital "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	home := fs.String("home", "", "data directory of the node (default $ORBITAL_HOME or ~/.orbital)")
+	if extra != nil {
+		extra(fs)
+	}
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	if wantsHelp(args) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return nil, nil, exitOK
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, nil, exitUsage
+	}
+	if *home == "" {
+		*home = orbital.DefaultHome()
+	}
+	c, err := control.Dial(*home)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital %s: %v\n", name, err)
+		return nil, nil, exitFailure
+	}
+	return c, pos, -1
+}
+
+func cmdPs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	var asJSON bool
+	c, pos, code := ctlCommand("ps", "Usage: orbital ps [--json]\n\nLists the processes of the running node.\n\nFlags:\n", args, stdout, stderr,
+		func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") })
+	if code >= 0 {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintln(stderr, "orbital ps: takes no arguments")
+		return exitUsage
+	}
+	ps, err := c.Processes(context.Background())
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital ps: %v\n", err)
+		return exitFailure
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(ps)
+		return exitOK
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "PID\tNAME\tMODULE\tSTATE\tMEMORY\tCPU\tMAILBOX\tIN\tOUT\tDROPPED\tRESTARTS\tREASON")
+	for _, p := range ps {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", p.ID, p.Name, p.Module, p.State,
+			humanBytes(p.MemoryBytes), p.CPUTime.Round(time.Microsecond), p.Mailbox, p.MsgsIn, p.MsgsOut, p.Dropped, p.Restarts, p.Reason)
+	}
+	_ = w.Flush()
+	return exitOK
+}
+
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// cmdProcessOp makes stop, restart and kill.
+func cmdProcessOp(op, summary string) func([]string, io.Reader, io.Writer, io.Writer) int {
+	return func(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+		c, pos, code := ctlCommand(op, fmt.Sprintf("Usage: orbital %s NAME\n\n%s\n\nFlags:\n", op, summary), args, stdout, stderr, nil)
+		if code >= 0 {
+			return code
+		}
+		if len(pos) != 1 {
+			fmt.Fprintf(stderr, "orbital %s: expected one process NAME\n", op)
+			return exitUsage
+		}
+		if err := c.Op(context.Background(), pos[0], op); err != nil {
+			fmt.Fprintf(stderr, "orbital %s: %v\n", op, err)
+			return codeFor(err)
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", pos[0], map[string]string{"stop": "stopped", "restart": "restarted", "kill": "killed"}[op])
+		return exitOK
+	}
+}
+
+func cmdPub(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	c, pos, code := ctlCommand("pub", "Usage: orbital pub SUBJECT [DATA]\n\nPublishes DATA (default empty) on SUBJECT.\n\nFlags:\n", args, stdout, stderr, nil)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		fmt.Fprintln(stderr, "orbital pub: expected SUBJECT [DATA]")
+		return exitUsage
+	}
+	if err := c.Publish(context.Background(), pos[0], strings.Join(pos[1:], "")); err != nil {
+		fmt.Fprintf(stderr, "orbital pub: %v\n", err)
+		return codeFor(err)
+	}
+	return exitOK
+}
+
+func cmdSend(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	c, pos, code := ctlCommand("send", "Usage: orbital send PROCESS [DATA]\n\nSends DATA directly to a process's mailbox.\n\nFlags:\n", args, stdout, stderr, nil)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		fmt.Fprintln(stderr, "orbital send: expected PROCESS [DATA]")
+		return exitUsage
+	}
+	if err := c.Send(context.Background(), pos[0], strings.Join(pos[1:], "")); err != nil {
+		fmt.Fprintf(stderr, "orbital send: %v\n", err)
+		return codeFor(err)
+	}
+	return exitOK
+}
+
+func cmdRequest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	var timeout time.Duration
+	c, pos, code := ctlCommand("request", "Usage: orbital request SUBJECT [DATA]\n\nSends a request and prints the first reply.\n\nFlags:\n", args, stdout, stderr,
+		func(fs *flag.FlagSet) {
+			fs.DurationVar(&timeout, "timeout", 2*time.Second, "how long to wait for a reply")
+		})
+	if code >= 0 {
+		return code
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		fmt.Fprintln(stderr, "orbital request: expected SUBJECT [DATA]")
+		return exitUsage
+	}
+	data, err := c.Request(context.Background(), pos[0], strings.Join(pos[1:], ""), int(timeout/time.Millisecond))
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital request: %v\n", err)
+		return codeFor(err)
+	}
+	fmt.Fprintln(stdout, data)
+	return exitOK
+}
+
+func cmdSub(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	var count int
+	c, pos, code := ctlCommand("sub", "Usage: orbital sub PATTERN\n\nPrints messages matching PATTERN ('*' one token, '>' the rest) until interrupted.\n\nFlags:\n", args, stdout, stderr,
+		func(fs *flag.FlagSet) {
+			fs.IntVar(&count, "n", 0, "exit after this many messages (0: run until interrupted)")
+		})
+	if code >= 0 {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "orbital sub: expected one PATTERN")
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	seen := 0
+	errDone := fmt.Errorf("done")
+	err := c.Subscribe(ctx, pos[0], func(m control.Message) error {
+		fmt.Fprintf(stdout, "%s %s\n", m.Subject, m.Data)
+		seen++
+		if count > 0 && seen >= count {
+			return errDone
+		}
+		return nil
+	})
+	if err != nil && err != errDone {
+		fmt.Fprintf(stderr, "orbital sub: %v\n", err)
+		return codeFor(err)
+	}
+	return exitOK
+}

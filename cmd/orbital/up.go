@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/orbitalfoundation/orbital"
+	"github.com/orbitalfoundation/orbital/internal/control"
+	"github.com/orbitalfoundation/orbital/internal/node"
+)
+
+const upUsage = `Usage: orbital up [flags] [NODE.toml]
+
+Starts a long-running node: the processes of the node config run under a
+supervisor (crashes are restarted within a budget), talk over the message
+bus, and are steered with orbital ps / stop / restart / kill / pub / sub /
+request / send through a local control API (loopback, token in
+$ORBITAL_HOME/node.json). Without a config it runs the bundled example
+system (modules from $ORBITAL_HOME/modules or ./build/wasm; build them with
+make examples). SIGINT or SIGTERM stops every process gracefully (a stop
+message, then a kill after the grace period).
+
+Flags:
+`
+
+func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("orbital up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	home := fs.String("home", "", "data directory (default $ORBITAL_HOME or ~/.orbital)")
+	level := fs.String("log", "", "log level: debug, info, warn, error (default from the config: info)")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), upUsage); fs.PrintDefaults() }
+	if wantsHelp(args) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil || len(pos) > 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	if *home == "" {
+		*home = orbital.DefaultHome()
+	}
+	var cfg *node.Config
+	if len(pos) == 1 {
+		cfg, err = node.LoadConfig(pos[0], *home)
+	} else {
+		wd, _ := os.Getwd()
+		cfg, err = node.ParseConfig(node.DemoConfig, "built-in demo config", wd, *home)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital up: %v\n", err)
+		return exitBadInput
+	}
+	lv := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+	l, ok := lv[cfg.LogLevel]
+	if *level != "" {
+		if l, ok = lv[*level]; !ok {
+			fmt.Fprintf(stderr, "orbital up: --log %q: want debug, info, warn or error\n", *level)
+			return exitUsage
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := node.Start(ctx, cfg, *home, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital up: %v\n", err)
+		return codeFor(err)
+	}
+	srv, err := control.Listen(cfg.Control, *home, n)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital up: %v\n", err)
+		_ = n.Close(context.Background())
+		return exitFailure
+	}
+	logger.Info("node up", "config", cfg.Source, "processes", len(cfg.Processes), "control", "http://"+srv.Addr(), "home", *home)
+	fmt.Fprintf(stdout, "orbital: node up with %d processes; control API on %s (try: orbital ps)\n", len(cfg.Processes), srv.Addr())
+
+	code := exitOK
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "grace", cfg.Grace)
+	case <-n.Done():
+		logger.Error("supervisor gave up: restart budget spent; shutting down")
+		code = exitFailure
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Grace+5*time.Second)
+	defer cancel()
+	_ = srv.Close(sctx)
+	if err := n.Close(sctx); err != nil {
+		logger.Warn("shutdown", "err", err)
+	}
+	logger.Info("node down")
+	return code
+}

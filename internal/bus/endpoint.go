@@ -1,0 +1,465 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Endpoint is an identity on the bus: a process, a native driver, the CLI.
+// It publishes, subscribes, sends and requests under its Permissions, and
+// receives into its Mailbox. All methods are safe for concurrent use.
+type Endpoint struct {
+	bus    *Bus
+	name   string
+	id     uint64
+	perms  Permissions
+	c      *compiled
+	mb     *Mailbox
+	maxMsg int
+	token  string // random, unguessable: names the endpoint's inbox
+	inbox  string // InboxPrefix + token + "."
+
+	closed atomic.Bool
+	done   chan struct{}
+
+	out, denied, dropped, replies atomic.Uint64
+
+	// last is the route of the subject this endpoint published to most
+	// recently, cached only after its permission check passed.
+	last atomic.Pointer[route]
+
+	// subs and subSeq are guarded by bus.subMu.
+	subs   map[uint64]*Subscription
+	subSeq uint64
+
+	pendMu  sync.Mutex
+	pending map[uint64]*call
+	reqSeq  uint64
+}
+
+// Name returns the endpoint's unique name.
+func (e *Endpoint) Name() string { return e.name }
+
+// ID returns the ID the kernel registered the endpoint with.
+func (e *Endpoint) ID() uint64 { return e.id }
+
+// Permissions returns the endpoint's permissions.
+func (e *Endpoint) Permissions() Permissions { return e.perms }
+
+// Mailbox returns the mailbox the endpoint receives into.
+func (e *Endpoint) Mailbox() *Mailbox { return e.mb }
+
+// MaxMessageSize returns the effective limit on the endpoint's outgoing Data.
+func (e *Endpoint) MaxMessageSize() int { return e.maxMsg }
+
+// Done returns a channel closed when the endpoint is unregistered.
+func (e *Endpoint) Done() <-chan struct{} { return e.done }
+
+// Stats returns the endpoint's counters.
+func (e *Endpoint) Stats() EndpointStats {
+	in, _, _ := e.mb.Stats()
+	e.bus.subMu.RLock()
+	n := len(e.subs)
+	e.bus.subMu.RUnlock()
+	return EndpointStats{
+		Name:          e.name,
+		ID:            e.id,
+		Out:           e.out.Load(),
+		In:            in + e.replies.Load(),
+		Denied:        e.denied.Load(),
+		Dropped:       e.dropped.Load(),
+		Queued:        e.mb.Len(),
+		Subscriptions: n,
+	}
+}
+
+// Subscription is one endpoint's interest in a subject pattern.
+type Subscription struct {
+	ep      *Endpoint
+	mb      *Mailbox
+	id      uint64
+	pattern string
+	queue   string
+	dead    atomic.Bool
+}
+
+// ID returns the subscription's number, unique within its endpoint (> 0).
+func (s *Subscription) ID() uint64 { return s.id }
+
+// Pattern returns the subscribed pattern.
+func (s *Subscription) Pattern() string { return s.pattern }
+
+// Queue returns the queue group name, "" for a plain subscription.
+func (s *Subscription) Queue() string { return s.queue }
+
+// Unsubscribe stops deliveries to s. A message already being delivered
+// when Unsubscribe runs may still arrive. Calling it twice is harmless.
+func (s *Subscription) Unsubscribe() {
+	b := s.ep.bus
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	if s.dead.Swap(true) {
+		return
+	}
+	b.root.remove(s)
+	delete(s.ep.subs, s.id)
+	b.nsubs--
+	b.gen.Add(1)
+}
+
+// Unsubscribe removes the endpoint's subscription with the given ID (for
+// the guest ABI, which names subscriptions by number). The error wraps
+// ErrNoSubscription.
+func (e *Endpoint) Unsubscribe(id uint64) error {
+	e.bus.subMu.RLock()
+	s := e.subs[id]
+	e.bus.subMu.RUnlock()
+	if s == nil {
+		return fmt.Errorf("%w: %d of %q", ErrNoSubscription, id, e.name)
+	}
+	s.Unsubscribe()
+	return nil
+}
+
+// SubOptions are the optional settings of a subscription.
+type SubOptions struct {
+	// Queue names a queue group: each message goes to one member of the
+	// group instead of to all. "" is a plain subscription.
+	Queue string
+	// Mailbox, if set, receives this subscription's messages instead of
+	// the endpoint's mailbox (a per-subscription overflow policy).
+	Mailbox *Mailbox
+}
+
+// Subscribe subscribes e to pattern (see ValidPattern). With a queue name,
+// e joins that queue group: every message matching the pattern goes to one
+// member of the group (round robin, skipping members whose mailbox is
+// full), while plain subscribers each get their own copy. Queue groups of
+// the same name are one group across patterns.
+//
+// The pattern must be permitted by e's Subscribe rules (ErrDenied, counted
+// and reported); patterns under InboxPrefix are refused (replies reach
+// requesters without subscriptions). Other errors wrap ErrInvalid,
+// ErrSubscriptionLimit or ErrClosed.
+func (e *Endpoint) Subscribe(pattern, queue string) (*Subscription, error) {
+	return e.SubscribeWith(pattern, SubOptions{Queue: queue})
+}
+
+// SubscribeWith is Subscribe with options.
+func (e *Endpoint) SubscribeWith(pattern string, o SubOptions) (*Subscription, error) {
+	if e.closed.Load() {
+		return nil, fmt.Errorf("bus: %q subscribe: %w", e.name, ErrClosed)
+	}
+	if err := ValidPattern(pattern); err != nil {
+		return nil, err
+	}
+	if o.Queue != "" {
+		if err := ValidSubject(o.Queue); err != nil {
+			return nil, fmt.Errorf("queue name: %w", err)
+		}
+	}
+	if t, _, _ := cut(pattern); t == "_inbox" {
+		return nil, e.bus.deny(e, "subscribe", pattern,
+			fmt.Errorf("%w: %q may not subscribe to %q: reply inboxes are reserved", ErrDenied, e.name, pattern))
+	}
+	if !e.c.sub.permitsPattern(pattern) {
+		return nil, e.bus.deny(e, "subscribe", pattern,
+			fmt.Errorf("%w: %q may not subscribe to %q", ErrDenied, e.name, pattern))
+	}
+	mb := o.Mailbox
+	if mb == nil {
+		mb = e.mb
+	} else {
+		mb.adoptMessageSize(e.bus.maxMsg)
+	}
+	b := e.bus
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	if e.closed.Load() {
+		return nil, fmt.Errorf("bus: %q subscribe: %w", e.name, ErrClosed)
+	}
+	if len(e.subs) >= b.maxSubs {
+		return nil, fmt.Errorf("%w: %q holds %d", ErrSubscriptionLimit, e.name, len(e.subs))
+	}
+	e.subSeq++
+	s := &Subscription{ep: e, mb: mb, id: e.subSeq, pattern: pattern, queue: o.Queue}
+	b.root.insert(s)
+	e.subs[s.id] = s
+	b.nsubs++
+	b.gen.Add(1)
+	return s, nil
+}
+
+// Publish sends msg to every subscriber of subject (and one member of each
+// queue group). The bus sets msg.Subject, msg.From and msg.Direct; it does
+// not copy msg.Data (see Message). msg.Reply may name one of e's own
+// inboxes or a subject e may subscribe to. msg.Blob, if set, must be held
+// by the caller; each delivered copy retains it once.
+//
+// Publish returns nil when nobody is subscribed (counted as unrouted) and
+// when a full mailbox drops the message (counted as dropped): publishing is
+// fire-and-forget. Errors wrap ErrInvalid, ErrDenied (not permitted, or a
+// reserved subject: "$…" or InboxPrefix; counted and reported), ErrTooLarge
+// or ErrClosed.
+func (e *Endpoint) Publish(subject string, msg Message) error {
+	r, err := e.route(subject, "publish")
+	if err != nil {
+		return err
+	}
+	if err := e.checkMsg(&msg, "publish", subject); err != nil {
+		return err
+	}
+	msg.Subject, msg.From, msg.Direct = subject, e.name, false
+	e.out.Add(1)
+	e.bus.deliver(r, &msg)
+	return nil
+}
+
+// route returns subject's route if e may publish to it.
+func (e *Endpoint) route(subject, op string) (*route, error) {
+	b := e.bus
+	if r := e.last.Load(); r != nil && r.subject == subject && r.gen == b.gen.Load() {
+		if e.closed.Load() {
+			return nil, fmt.Errorf("bus: %q %s: %w", e.name, op, ErrClosed)
+		}
+		return r, nil
+	}
+	if e.closed.Load() {
+		return nil, fmt.Errorf("bus: %q %s: %w", e.name, op, ErrClosed)
+	}
+	r, err := b.lookup(subject)
+	if err != nil {
+		return nil, err
+	}
+	if reservedSubject(subject) {
+		r.c.denied.Add(1)
+		return nil, b.deny(e, op, subject,
+			fmt.Errorf("%w: %q may not %s to reserved subject %q", ErrDenied, e.name, op, subject))
+	}
+	if !e.c.mayPublish(subject) {
+		r.c.denied.Add(1)
+		return nil, b.deny(e, op, subject,
+			fmt.Errorf("%w: %q may not %s to %q", ErrDenied, e.name, op, subject))
+	}
+	e.last.Store(r)
+	return r, nil
+}
+
+// checkMsg applies the size, reply-subject and blob rules to an outgoing message.
+func (e *Endpoint) checkMsg(msg *Message, op, target string) error {
+	if len(msg.Data) > e.maxMsg {
+		return fmt.Errorf("%w: %q %s to %q: %d bytes, limit %d", ErrTooLarge, e.name, op, target, len(msg.Data), e.maxMsg)
+	}
+	if msg.Reply != "" && !strings.HasPrefix(msg.Reply, e.inbox) {
+		if err := ValidSubject(msg.Reply); err != nil {
+			return fmt.Errorf("reply: %w", err)
+		}
+		// Asking for answers on a subject means listening there: it must
+		// be one e could subscribe to, so e cannot make a responder
+		// publish where e itself may not.
+		if reservedSubject(msg.Reply) || !e.c.sub.permits(msg.Reply) {
+			return e.bus.deny(e, op, target,
+				fmt.Errorf("%w: %q may not ask for replies on %q", ErrDenied, e.name, msg.Reply))
+		}
+	}
+	if msg.Blob != nil && msg.Blob.Refs() <= 0 {
+		return fmt.Errorf("bus: blob %d: %w", msg.Blob.ID(), ErrClosed)
+	}
+	return nil
+}
+
+// Send delivers msg directly to one endpoint, named by name or by "#<id>",
+// which must be permitted by e's SendTo list (ErrDenied, counted and
+// reported). The receiver sees msg.Direct set and msg.From = e's name;
+// msg.Subject is an optional label, validated like a published subject
+// (reserved subjects are refused). Unlike Publish, Send reports a full
+// mailbox (ErrFull) and a missing receiver (ErrNoEndpoint).
+func (e *Endpoint) Send(to string, msg Message) error {
+	b := e.bus
+	if e.closed.Load() {
+		return fmt.Errorf("bus: %q send: %w", e.name, ErrClosed)
+	}
+	byID := strings.HasPrefix(to, "#")
+	if !byID && !e.c.maySendTo(to) {
+		b.direct.denied.Add(1)
+		return b.deny(e, "send", to, fmt.Errorf("%w: %q may not send to %q", ErrDenied, e.name, to))
+	}
+	t, ok := b.Lookup(to)
+	if !ok || t.closed.Load() {
+		return fmt.Errorf("%w: %q", ErrNoEndpoint, to)
+	}
+	if byID && !e.c.maySendTo(t.name) {
+		b.direct.denied.Add(1)
+		return b.deny(e, "send", to, fmt.Errorf("%w: %q may not send to %q (%s)", ErrDenied, e.name, t.name, to))
+	}
+	if msg.Subject != "" {
+		if err := ValidSubject(msg.Subject); err != nil {
+			return err
+		}
+		if reservedSubject(msg.Subject) {
+			b.direct.denied.Add(1)
+			return b.deny(e, "send", to, fmt.Errorf("%w: %q may not label a message with reserved subject %q", ErrDenied, e.name, msg.Subject))
+		}
+	}
+	if err := e.checkMsg(&msg, "send", to); err != nil {
+		return err
+	}
+	msg.From, msg.Direct = e.name, true
+	e.out.Add(1)
+	b.direct.sent.Add(1)
+	if msg.Blob != nil && !msg.Blob.tryRetain() {
+		return fmt.Errorf("bus: blob %d: %w", msg.Blob.ID(), ErrClosed)
+	}
+	switch t.mb.push(msg, false) {
+	case pushed:
+	case pushedEvicted:
+		b.dropped(t, msg.Subject)
+		b.direct.dropped.Add(1)
+	case pushDropped:
+		if msg.Blob != nil {
+			msg.Blob.Release()
+		}
+		b.dropped(t, msg.Subject)
+		b.direct.dropped.Add(1)
+		return fmt.Errorf("%w: %q", ErrFull, t.name)
+	default:
+		if msg.Blob != nil {
+			msg.Blob.Release()
+		}
+		return fmt.Errorf("%w: %q", ErrNoEndpoint, to)
+	}
+	b.direct.delivered.Add(1)
+	return nil
+}
+
+// call is one outstanding request.
+type call struct{ ch chan Message }
+
+var callPool = sync.Pool{New: func() any { return &call{ch: make(chan Message, 1)} }}
+
+// Request publishes data to subject with a fresh reply inbox and waits for
+// the first reply, until ctx ends (ctx.Err() wrapped, so errors.Is(err,
+// context.DeadlineExceeded) works) or e is unregistered (ErrClosed). It
+// fails at once with ErrNoResponders when nobody is subscribed and with
+// ErrFull when every responder's mailbox dropped it. The subject needs
+// Publish permission; the reply needs none.
+func (e *Endpoint) Request(ctx context.Context, subject string, data []byte) (Message, error) {
+	return e.RequestMsg(ctx, subject, Message{Data: data})
+}
+
+// RequestMsg is Request with a whole message (for a Blob); msg.Reply is
+// replaced by the inbox.
+func (e *Endpoint) RequestMsg(ctx context.Context, subject string, msg Message) (Message, error) {
+	r, err := e.route(subject, "request")
+	if err != nil {
+		return Message{}, err
+	}
+	msg.Reply = ""
+	if err := e.checkMsg(&msg, "request", subject); err != nil {
+		return Message{}, err
+	}
+	c := callPool.Get().(*call)
+	e.pendMu.Lock()
+	e.reqSeq++
+	n := e.reqSeq
+	e.pending[n] = c
+	e.pendMu.Unlock()
+
+	msg.Subject, msg.From, msg.Direct = subject, e.name, false
+	msg.Reply = e.inbox + strconv.FormatUint(n, 36)
+	e.out.Add(1)
+	targets, delivered := e.bus.deliver(r, &msg)
+	if delivered == 0 {
+		err = ErrNoResponders
+		if targets > 0 {
+			err = ErrFull
+		}
+		err = fmt.Errorf("%w: request %q", err, subject)
+	} else {
+		select {
+		case m := <-c.ch:
+			callPool.Put(c)
+			return m, nil
+		case <-ctx.Done():
+			err = fmt.Errorf("bus: request %q: %w", subject, ctx.Err())
+		case <-e.done:
+			err = fmt.Errorf("bus: request %q: %w", subject, ErrClosed)
+		}
+	}
+	e.pendMu.Lock()
+	_, waiting := e.pending[n]
+	delete(e.pending, n)
+	e.pendMu.Unlock()
+	if !waiting {
+		// A reply claimed the call just before we gave up: take it.
+		m := <-c.ch
+		callPool.Put(c)
+		return m, nil
+	}
+	callPool.Put(c)
+	return Message{}, err
+}
+
+// Reply answers req with data; see ReplyMsg.
+func (e *Endpoint) Reply(req Message, data []byte) error {
+	return e.ReplyMsg(req, Message{Data: data})
+}
+
+// ReplyMsg answers req (a received message with a Reply subject) with msg.
+// Replying to a request's inbox needs no permission; it fails with
+// ErrNoRequest when the request is no longer waiting (timed out, already
+// answered, or never existed). A Reply subject that is not an inbox is an
+// ordinary Publish under e's permissions. msg.Blob, if set, is retained
+// once for the requester.
+func (e *Endpoint) ReplyMsg(req Message, msg Message) error {
+	subj := req.Reply
+	if subj == "" {
+		return fmt.Errorf("%w: %q reply: the message has no reply subject", ErrInvalid, e.name)
+	}
+	if !strings.HasPrefix(subj, InboxPrefix) {
+		msg.Reply = ""
+		return e.Publish(subj, msg)
+	}
+	if e.closed.Load() {
+		return fmt.Errorf("bus: %q reply: %w", e.name, ErrClosed)
+	}
+	msg.Reply = ""
+	if err := e.checkMsg(&msg, "reply", subj); err != nil {
+		return err
+	}
+	b := e.bus
+	rest := subj[len(InboxPrefix):]
+	tok, num, _ := strings.Cut(rest, ".")
+	n, perr := strconv.ParseUint(num, 36, 64)
+	b.mu.RLock()
+	t := b.byInbox[tok]
+	b.mu.RUnlock()
+	if msg.Blob != nil && !msg.Blob.tryRetain() {
+		return fmt.Errorf("bus: blob %d: %w", msg.Blob.ID(), ErrClosed)
+	}
+	var c *call
+	if t != nil && perr == nil {
+		t.pendMu.Lock()
+		c = t.pending[n]
+		delete(t.pending, n)
+		t.pendMu.Unlock()
+	}
+	if c == nil {
+		if msg.Blob != nil {
+			msg.Blob.Release()
+		}
+		b.inbox.unrouted.Add(1)
+		return fmt.Errorf("%w: %q", ErrNoRequest, subj)
+	}
+	msg.Subject, msg.From, msg.Direct = subj, e.name, false
+	e.out.Add(1)
+	t.replies.Add(1)
+	b.inbox.published.Add(1)
+	b.inbox.delivered.Add(1)
+	c.ch <- msg // cap 1, and only the claimer of the call sends
+	return nil
+}

@@ -1,0 +1,143 @@
+package control
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/orbitalfoundation/orbital/api"
+)
+
+// Client talks to a local node's control API.
+type Client struct {
+	info Info
+	http *http.Client
+}
+
+// Dial reads home/node.json and returns a client for that node. It fails
+// with a hint when no node is running.
+func Dial(home string) (*Client, error) {
+	data, err := os.ReadFile(InfoPath(home))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no node is running for %s (start one with `orbital up`)", home)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var info Info
+	if err := json.Unmarshal(data, &info); err != nil {
+		return nil, fmt.Errorf("%s: %w", InfoPath(home), err)
+	}
+	return &Client{info: info, http: &http.Client{}}, nil
+}
+
+// Addr is the node's control address.
+func (c *Client) Addr() string { return c.info.Addr }
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.info.Addr+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.info.Token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("node at %s: %w (is `orbital up` still running?)", c.info.Addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		class := map[int]error{404: api.ErrNotFound, 403: api.ErrPermissionDenied, 400: api.ErrInvalid, 504: api.ErrTimeout}[resp.StatusCode]
+		if class == nil {
+			return fmt.Errorf("%s %s: %s", method, path, e.Error)
+		}
+		return fmt.Errorf("%w: %s", class, e.Error)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+// Processes returns the process table.
+func (c *Client) Processes(ctx context.Context) ([]api.ProcessInfo, error) {
+	var ps []api.ProcessInfo
+	return ps, c.do(ctx, "GET", "/api/v1/processes", nil, &ps)
+}
+
+// Op runs stop, restart or kill on a process.
+func (c *Client) Op(ctx context.Context, name, op string) error {
+	return c.do(ctx, "POST", "/api/v1/processes/"+name+"/"+op, nil, nil)
+}
+
+// Publish publishes data on subject.
+func (c *Client) Publish(ctx context.Context, subject, data string) error {
+	return c.do(ctx, "POST", "/api/v1/bus/publish", map[string]string{"subject": subject, "data": data}, nil)
+}
+
+// Send sends data directly to a process.
+func (c *Client) Send(ctx context.Context, to, data string) error {
+	return c.do(ctx, "POST", "/api/v1/bus/send", map[string]string{"to": to, "data": data}, nil)
+}
+
+// Request sends a request and returns the reply's data.
+func (c *Client) Request(ctx context.Context, subject, data string, timeoutMS int) (string, error) {
+	var out struct{ Data string }
+	err := c.do(ctx, "POST", "/api/v1/bus/request", map[string]any{"subject": subject, "data": data, "timeout_ms": timeoutMS}, &out)
+	return out.Data, err
+}
+
+// Message is one message streamed by Subscribe.
+type Message struct {
+	Subject, From, Reply, Data string
+}
+
+// Subscribe streams messages matching pattern to fn until ctx ends or fn
+// returns an error.
+func (c *Client) Subscribe(ctx context.Context, pattern string, fn func(Message) error) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+c.info.Addr+"/api/v1/bus/subscribe?subject="+pattern, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.info.Token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return fmt.Errorf("subscribe %s: %s", pattern, e.Error)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		var m Message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return sc.Err()
+}

@@ -1,0 +1,228 @@
+// Package control is the node's local control API: JSON over HTTP on a
+// loopback address, every request authenticated with a bearer token. The
+// node writes its address and token to $ORBITAL_HOME/node.json (mode 0600),
+// so the CLI on the same machine finds it with no flags and nobody else can
+// use it. Routes (all under /api/v1/):
+//
+//	GET  processes                      the process table
+//	POST processes/{name}/{stop|restart|kill}
+//	POST bus/publish  {"subject","data"}
+//	POST bus/send     {"to","data"}
+//	POST bus/request  {"subject","data","timeout_ms"} → {"data"}
+//	GET  bus/subscribe?subject=PATTERN  newline-delimited JSON messages until the client leaves
+//	GET  bus                            bus statistics
+//	GET  /healthz                       no token needed; "ok"
+package control
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/bus"
+)
+
+// Backend is what the control API steers (the node implements it).
+type Backend interface {
+	Processes() []api.ProcessInfo
+	Stop(name string) error
+	Restart(name string) error
+	Kill(name string) error
+	Publish(subject string, data []byte) error
+	Send(to string, data []byte) error
+	Request(ctx context.Context, subject string, data []byte) ([]byte, error)
+	Subscribe(ctx context.Context, pattern string, fn func(bus.Message) error) error
+	BusStats() bus.Stats
+}
+
+// Info is the content of node.json: how local clients reach the node.
+type Info struct {
+	Addr  string `json:"addr"`
+	Token string `json:"token"`
+	PID   int    `json:"pid"`
+}
+
+// InfoPath is where the node records its control address under home.
+func InfoPath(home string) string { return filepath.Join(home, "node.json") }
+
+// Server serves the control API.
+type Server struct {
+	b     Backend
+	token string
+	ln    net.Listener
+	srv   *http.Server
+	info  string
+}
+
+// Listen opens the control API on addr (e.g. "127.0.0.1:0") with a fresh
+// token and records both in home/node.json.
+func Listen(addr, home string, b Backend) (*Server, error) {
+	var tok [24]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("control: listen %s: %w", addr, err)
+	}
+	s := &Server{b: b, token: hex.EncodeToString(tok[:]), ln: ln, info: InfoPath(home)}
+	data, _ := json.Marshal(Info{Addr: ln.Addr().String(), Token: s.token, PID: os.Getpid()})
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	tmp := s.info + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control: write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, s.info); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Addr is the address the API listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops serving and removes node.json.
+func (s *Server) Close(ctx context.Context) error {
+	_ = os.Remove(s.info)
+	return s.srv.Shutdown(ctx)
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /api/v1/processes", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.Processes()) })
+	mux.HandleFunc("POST /api/v1/processes/{name}/{op}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		var err error
+		switch r.PathValue("op") {
+		case "stop":
+			err = s.b.Stop(name)
+		case "restart":
+			err = s.b.Restart(name)
+		case "kill":
+			err = s.b.Kill(name)
+		default:
+			err = fmt.Errorf("%w: unknown operation %q", api.ErrNotFound, r.PathValue("op"))
+		}
+		reply(w, err, map[string]string{"ok": name})
+	})
+	mux.HandleFunc("POST /api/v1/bus/publish", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Subject, Data string }
+		if !readJSON(w, r, &req) {
+			return
+		}
+		reply(w, s.b.Publish(req.Subject, []byte(req.Data)), map[string]string{"ok": req.Subject})
+	})
+	mux.HandleFunc("POST /api/v1/bus/send", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ To, Data string }
+		if !readJSON(w, r, &req) {
+			return
+		}
+		reply(w, s.b.Send(req.To, []byte(req.Data)), map[string]string{"ok": req.To})
+	})
+	mux.HandleFunc("POST /api/v1/bus/request", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Subject, Data string
+			TimeoutMS     int `json:"timeout_ms"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if req.TimeoutMS <= 0 {
+			req.TimeoutMS = 2000
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(req.TimeoutMS)*time.Millisecond)
+		defer cancel()
+		data, err := s.b.Request(ctx, req.Subject, []byte(req.Data))
+		reply(w, err, map[string]string{"data": string(data)})
+	})
+	mux.HandleFunc("GET /api/v1/bus/subscribe", func(w http.ResponseWriter, r *http.Request) {
+		pattern := r.URL.Query().Get("subject")
+		fl, _ := w.(http.Flusher)
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		started := false
+		err := s.b.Subscribe(r.Context(), pattern, func(m bus.Message) error {
+			started = true
+			if err := enc.Encode(map[string]string{"subject": m.Subject, "from": m.From, "reply": m.Reply, "data": string(m.Data)}); err != nil {
+				return err
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+			return nil
+		})
+		if err != nil && !started {
+			reply(w, err, nil)
+		}
+	})
+	mux.HandleFunc("GET /api/v1/bus", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.BusStats()) })
+	return s.auth(mux)
+}
+
+// auth requires the bearer token on everything but /healthz.
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+				http.Error(w, `{"error":"missing or wrong token"}`, http.StatusUnauthorized)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(v); err != nil {
+		reply(w, fmt.Errorf("%w: bad JSON body: %v", api.ErrInvalid, err), nil)
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// reply writes v, or err with an HTTP status chosen by its class.
+func reply(w http.ResponseWriter, err error, v any) {
+	if err == nil {
+		writeJSON(w, v)
+		return
+	}
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, api.ErrPermissionDenied):
+		code = http.StatusForbidden
+	case errors.Is(err, api.ErrInvalid), errors.Is(err, api.ErrTooLarge):
+		code = http.StatusBadRequest
+	case errors.Is(err, api.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}

@@ -1,0 +1,258 @@
+// Package node runs Orbital as a long-lived node (`orbital up`): it reads
+// the node configuration, starts the configured processes under a
+// supervisor, connects them to the bus, serves the local control API and
+// shuts everything down cleanly on a signal.
+package node
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/capability"
+	"github.com/orbitalfoundation/orbital/internal/manifest"
+	"github.com/orbitalfoundation/orbital/internal/supervisor"
+)
+
+// DemoConfig is the node configuration used when none is given: the bundled
+// example system (see examples/), found in the module path.
+//
+//go:embed demo.toml
+var DemoConfig []byte
+
+// Config is a parsed node configuration.
+type Config struct {
+	Source string
+
+	Control     string        // control API listen address (loopback by default)
+	AllowRemote bool          // allow a non-loopback control address
+	MaxMessage  int           // bytes
+	Grace       time.Duration // how long processes get to stop
+	LogLevel    string
+	ModulePath  []string // directories searched for NAME.wasm
+
+	Strategy    supervisor.Strategy
+	MaxRestarts int
+	Within      time.Duration
+
+	Processes []ProcessConfig
+}
+
+// ProcessConfig is one [[process]] of the node configuration.
+type ProcessConfig struct {
+	Name    string
+	Module  string // a module name found in the module path, or a path to a .wasm file
+	Restart supervisor.Restart
+	Grant   capability.Grant
+}
+
+type rawConfig struct {
+	Node struct {
+		Control     string   `toml:"control"`
+		AllowRemote bool     `toml:"allow_remote"`
+		MaxMessage  string   `toml:"max_message"`
+		Grace       string   `toml:"grace"`
+		LogLevel    string   `toml:"log_level"`
+		ModulePath  []string `toml:"module_path"`
+	} `toml:"node"`
+	Supervisor struct {
+		Strategy    string `toml:"strategy"`
+		MaxRestarts *int   `toml:"max_restarts"`
+		Within      string `toml:"within"`
+	} `toml:"supervisor"`
+	Process []struct {
+		Name      string            `toml:"name"`
+		Module    string            `toml:"module"`
+		Restart   string            `toml:"restart"`
+		Args      []string          `toml:"args"`
+		Env       map[string]string `toml:"env"`
+		Dirs      []string          `toml:"dirs"`
+		Clock     bool              `toml:"clock"`
+		Random    bool              `toml:"random"`
+		Memory    string            `toml:"memory"`
+		Deadline  string            `toml:"deadline"`
+		OpenFiles int               `toml:"open_files"`
+	} `toml:"process"`
+}
+
+// ParseConfig parses a node configuration. Unknown keys and bad values are
+// errors that name the file and key. Relative paths in module_path and dirs
+// are resolved against dir; ${ORBITAL_HOME} expands to home.
+func ParseConfig(data []byte, source, dir, home string) (*Config, error) {
+	var raw rawConfig
+	md, err := toml.Decode(string(data), &raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", source, api.ErrInvalid, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("%s: %w: unknown keys: %s", source, api.ErrInvalid, strings.Join(keys, ", "))
+	}
+	c := &Config{Source: source, Control: "127.0.0.1:0", MaxMessage: 1 << 20, Grace: 2 * time.Second,
+		LogLevel: "info", Strategy: supervisor.OneForOne, MaxRestarts: 5, Within: 10 * time.Second}
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("%s: %s: %w: %s", source, key, api.ErrInvalid, fmt.Sprintf(format, args...))
+	}
+	n := raw.Node
+	if n.Control != "" {
+		c.Control = n.Control
+	}
+	c.AllowRemote = n.AllowRemote
+	if !c.AllowRemote && !loopback(c.Control) {
+		return nil, bad("node.control", "%q is not a loopback address; the control API is never open to the network unless allow_remote = true", c.Control)
+	}
+	if n.MaxMessage != "" {
+		v, err := manifest.ParseSize(n.MaxMessage)
+		if err != nil || v == 0 || v > 64<<20 {
+			return nil, bad("node.max_message", "%q: want a size up to 64MiB", n.MaxMessage)
+		}
+		c.MaxMessage = int(v)
+	}
+	if n.Grace != "" {
+		if c.Grace, err = time.ParseDuration(n.Grace); err != nil || c.Grace <= 0 {
+			return nil, bad("node.grace", "%q is not a positive duration", n.Grace)
+		}
+	}
+	if n.LogLevel != "" {
+		switch n.LogLevel {
+		case "debug", "info", "warn", "error":
+			c.LogLevel = n.LogLevel
+		default:
+			return nil, bad("node.log_level", "%q: want debug, info, warn or error", n.LogLevel)
+		}
+	}
+	for _, p := range n.ModulePath {
+		p = os.Expand(p, func(k string) string {
+			if k == "ORBITAL_HOME" {
+				return home
+			}
+			return os.Getenv(k)
+		})
+		c.ModulePath = append(c.ModulePath, abs(dir, p))
+	}
+	s := raw.Supervisor
+	switch s.Strategy {
+	case "", "one-for-one":
+	case "one-for-all":
+		c.Strategy = supervisor.OneForAll
+	case "rest-for-one":
+		c.Strategy = supervisor.RestForOne
+	default:
+		return nil, bad("supervisor.strategy", "%q: want one-for-one, one-for-all or rest-for-one", s.Strategy)
+	}
+	if s.MaxRestarts != nil {
+		if *s.MaxRestarts < 0 {
+			return nil, bad("supervisor.max_restarts", "must not be negative")
+		}
+		c.MaxRestarts = *s.MaxRestarts
+	}
+	if s.Within != "" {
+		if c.Within, err = time.ParseDuration(s.Within); err != nil || c.Within <= 0 {
+			return nil, bad("supervisor.within", "%q is not a positive duration", s.Within)
+		}
+	}
+	seen := map[string]bool{}
+	for i, p := range raw.Process {
+		key := fmt.Sprintf("process[%d]", i)
+		if p.Name == "" || strings.ContainsAny(p.Name, " .*>#\t") {
+			return nil, bad(key+".name", "%q is not a process name", p.Name)
+		}
+		if seen[p.Name] {
+			return nil, bad(key+".name", "%q is used twice", p.Name)
+		}
+		seen[p.Name] = true
+		if p.Module == "" {
+			return nil, bad(key+".module", "missing")
+		}
+		pc := ProcessConfig{Name: p.Name, Module: p.Module, Restart: supervisor.Permanent,
+			Grant: capability.Grant{Args: p.Args, Env: p.Env, Stdout: true, Stderr: true, Clock: p.Clock, Random: p.Random}}
+		if strings.ContainsAny(p.Module, "/\\") || strings.HasSuffix(p.Module, ".wasm") {
+			pc.Module = abs(dir, p.Module)
+		}
+		switch p.Restart {
+		case "", "permanent":
+		case "transient":
+			pc.Restart = supervisor.Transient
+		case "temporary":
+			pc.Restart = supervisor.Temporary
+		default:
+			return nil, bad(key+".restart", "%q: want permanent, transient or temporary", p.Restart)
+		}
+		for _, d := range p.Dirs {
+			g, err := capability.ParseDirFlag(d)
+			if err != nil {
+				return nil, bad(key+".dirs", "%v", err)
+			}
+			g.Host = abs(dir, g.Host)
+			pc.Grant.Dirs = append(pc.Grant.Dirs, g)
+		}
+		if p.Memory != "" {
+			v, err := manifest.ParseSize(p.Memory)
+			if err != nil {
+				return nil, bad(key+".memory", "%v", err)
+			}
+			pc.Grant.Limits.MemoryPages = uint32((v + 65535) / 65536)
+		}
+		if p.Deadline != "" {
+			d, err := time.ParseDuration(p.Deadline)
+			if err != nil || d <= 0 {
+				return nil, bad(key+".deadline", "%q is not a positive duration", p.Deadline)
+			}
+			pc.Grant.Limits.Deadline = d
+		}
+		if p.OpenFiles < 0 {
+			return nil, bad(key+".open_files", "must not be negative")
+		}
+		pc.Grant.Limits.OpenFiles = p.OpenFiles
+		c.Processes = append(c.Processes, pc)
+	}
+	return c, nil
+}
+
+// LoadConfig reads a node configuration file.
+func LoadConfig(path, home string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("node config: %w", err)
+	}
+	return ParseConfig(data, path, filepath.Dir(path), home)
+}
+
+func abs(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+func loopback(addr string) bool {
+	host := addr
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		host = addr[:i]
+	}
+	host = strings.Trim(host, "[]")
+	return host == "127.0.0.1" || host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+// FindModule resolves a process's module to a .wasm path.
+func (c *Config) FindModule(module string) (string, error) {
+	if strings.HasSuffix(module, ".wasm") {
+		return module, nil
+	}
+	for _, dir := range c.ModulePath {
+		p := filepath.Join(dir, module+".wasm")
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("module %q: %w in module path %v", module, api.ErrNotFound, c.ModulePath)
+}
