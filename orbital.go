@@ -120,6 +120,9 @@ func NewKernel(ctx context.Context, cfg Config) (Kernel, error) {
 // module; the bus is not part of the public API).
 func (k *kernel) Bus() *bus.Bus { return k.bus }
 
+// Blobs returns the kernel's blob store (internal use, like Bus).
+func (k *kernel) Blobs() *bus.BlobStore { return k.blobs }
+
 // BusOf returns k's bus. It is meant for Orbital's own packages.
 func BusOf(k Kernel) *bus.Bus {
 	if kk, ok := k.(*kernel); ok {

@@ -749,7 +749,7 @@ func (s *Supervisor) restartAfter(c *child, reason string) {
 			s.terminate(o, cause)
 		}
 	}
-	due := s.clock.Now().Add(max(s.cfg.Backoff(c.attempt), 0))
+	due := s.clock.Now()
 	for _, o := range group {
 		if o != c && o.spec.Restart == Temporary {
 			s.drop(o)
@@ -854,6 +854,7 @@ func (s *Supervisor) terminate(c *child, cause error) {
 		}
 	}
 	if !ended {
+		safely(s.log, "Kill", func() { inc.Kill(cause) })
 		if ended = closed(done); !ended {
 			t := s.clock.NewTimer(KillWait)
 			select {

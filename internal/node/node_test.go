@@ -1,0 +1,309 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/bus"
+	"github.com/orbitalfoundation/orbital/internal/testwasm"
+)
+
+// startNode runs a node from a TOML config whose modules come from build/wasm.
+func startNode(t *testing.T, toml string) *Node {
+	t.Helper()
+	wasmDir := filepath.Dir(testwasm.Path(t, "echo"))
+	cfg, err := ParseConfig([]byte("[node]\nmodule_path = [\""+wasmDir+"\"]\ngrace = \"2s\"\n"+toml), "test.toml", t.TempDir(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	n, err := Start(context.Background(), cfg, t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = n.Close(ctx)
+	})
+	return n
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+
+// checkFor polls cond until it holds or the bound passes.
+func checkFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func request(t *testing.T, n *Node, subject, data string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := n.Request(ctx, subject, []byte(data))
+	return string(b), err
+}
+
+func proc(n *Node, name string) (api.ProcessInfo, bool) {
+	for _, p := range n.Processes() {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return api.ProcessInfo{}, false
+}
+
+func TestRequestReplyThroughWasm(t *testing.T) {
+	n := startNode(t, "[[process]]\nname = \"echo\"\nmodule = \"echo\"\n")
+	checkFor(t, "echo running", func() bool { p, _ := proc(n, "echo"); return p.State == api.StateRunning })
+	var got string
+	checkFor(t, "echo answering", func() bool {
+		var err error
+		got, err = request(t, n, "demo.echo", "hello bus")
+		return err == nil
+	})
+	if got != "hello bus" {
+		t.Fatalf("echo replied %q", got)
+	}
+	// 64 KiB round trip.
+	big := strings.Repeat("x", 64<<10)
+	if got, err := request(t, n, "demo.echo", big); err != nil || got != big {
+		t.Fatalf("64 KiB echo: %d bytes, err %v", len(got), err)
+	}
+	// Nobody listens on demo.nobody: a clear error, not a hang.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := n.Request(ctx, "demo.nobody", nil); !errors.Is(err, api.ErrNotFound) && !errors.Is(err, api.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("request without responders: %v", err)
+	}
+	if p, _ := proc(n, "echo"); p.MsgsIn < 2 || p.MsgsOut < 2 {
+		t.Fatalf("echo counters: in %d out %d", p.MsgsIn, p.MsgsOut)
+	}
+}
+
+func TestWildcardsAndFanOut(t *testing.T) {
+	n := startNode(t, "[[process]]\nname = \"stats\"\nmodule = \"stats\"\n[[process]]\nname = \"stats2\"\nmodule = \"stats\"\n")
+	checkFor(t, "stats answering", func() bool { _, err := request(t, n, "demo.stats", ""); return err == nil })
+	for _, s := range []string{"demo.a", "demo.a", "demo.b.c", "other.x"} {
+		if err := n.Publish(s, []byte("m")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := map[string]float64{}
+	checkFor(t, "counts", func() bool {
+		out, err := request(t, n, "demo.stats", "")
+		if err != nil {
+			return false
+		}
+		counts = map[string]float64{}
+		if err := json.Unmarshal([]byte(out), &counts); err != nil {
+			t.Fatalf("stats reply %q: %v", out, err)
+		}
+		return counts["demo.a"] == 2 && counts["demo.b.c"] == 1
+	})
+	if _, seen := counts["other.x"]; seen {
+		t.Fatalf("stats saw a subject outside demo.>: %v", counts)
+	}
+	// Both subscribers got every demo.> message (fan-out).
+	for _, name := range []string{"stats", "stats2"} {
+		p, _ := proc(n, name)
+		if p.MsgsIn < 3 {
+			t.Errorf("%s received %d messages, want ≥ 3", name, p.MsgsIn)
+		}
+	}
+}
+
+func TestSupervisorRestartsACrashingModule(t *testing.T) {
+	n := startNode(t, `
+[supervisor]
+max_restarts = 100
+within = "10s"
+[[process]]
+name = "flaky"
+module = "flaky"
+`)
+	checkFor(t, "flaky running", func() bool { p, _ := proc(n, "flaky"); return p.State == api.StateRunning })
+	crashes := make(chan struct{}, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		_ = n.Subscribe(ctx, "$sys.process.flaky.crashed", func(bus.Message) error { crashes <- struct{}{}; return nil })
+	}()
+	// flaky traps on every 5th message: 12 ticks make at least two crashes.
+	for i := 0; i < 12; i++ {
+		checkFor(t, "flaky running again", func() bool { p, _ := proc(n, "flaky"); return p.State == api.StateRunning })
+		if err := n.Publish("demo.tick", []byte(fmt.Sprintf("tick %d", i))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // let it handle the tick before the next (ordering, not timing, is asserted)
+	}
+	checkFor(t, "two restarts", func() bool { p, _ := proc(n, "flaky"); return p.Restarts >= 2 })
+	select {
+	case <-crashes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no $sys.process.flaky.crashed event")
+	}
+	p, _ := proc(n, "flaky")
+	if p.State != api.StateRunning {
+		t.Fatalf("flaky after restarts: %+v", p)
+	}
+}
+
+func TestCrashLoopHitsTheBudget(t *testing.T) {
+	n := startNode(t, `
+[supervisor]
+max_restarts = 3
+within = "1m"
+[[process]]
+name = "recurse"
+module = "recurse"
+[[process]]
+name = "echo"
+module = "echo"
+`)
+	select {
+	case <-n.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("a module that crashes at once was restarted forever")
+	}
+	if !n.sup.GaveUp() {
+		t.Fatal("supervisor ended without giving up")
+	}
+}
+
+func TestBlobSharedByThreeIsFreedOnce(t *testing.T) {
+	n := startNode(t, "[[process]]\nname = \"sink1\"\nmodule = \"blobsink\"\n[[process]]\nname = \"sink2\"\nmodule = \"blobsink\"\n[[process]]\nname = \"sink3\"\nmodule = \"blobsink\"\n")
+	for _, s := range []string{"sink1", "sink2", "sink3"} {
+		s := s
+		checkFor(t, s+" running", func() bool { p, _ := proc(n, s); return p.State == api.StateRunning })
+	}
+	acks := make(chan string, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var ready sync.WaitGroup
+	ready.Add(1)
+	go func() {
+		mb := bus.NewMailbox(bus.MailboxConfig{Capacity: 64})
+		ep, err := n.bus.Register("acks", 999, bus.AllowAll, mb)
+		if err != nil {
+			t.Error(err)
+			ready.Done()
+			return
+		}
+		defer n.bus.Unregister(ep)
+		if _, err := ep.Subscribe("demo.blob.ack", ""); err != nil {
+			t.Error(err)
+		}
+		ready.Done()
+		for {
+			m, err := mb.Recv(ctx)
+			if err != nil {
+				return
+			}
+			acks <- string(m.Data)
+		}
+	}()
+	ready.Wait()
+	store := n.k.(interface{ Blobs() *bus.BlobStore }).Blobs()
+	data := make([]byte, 4<<20)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	b, err := store.New("orbital", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ctl.Publish("demo.blob", bus.Message{Blob: b}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Release(); err != nil { // the publisher's own reference
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		select {
+		case a := <-acks:
+			if a != fmt.Sprint(len(data)) {
+				t.Fatalf("ack %q, want the blob length", a)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of 3 sinks acknowledged", i)
+		}
+	}
+	checkFor(t, "blob freed", func() bool { count, bytes := store.Stats(); return count == 0 && bytes == 0 })
+}
+
+func TestGracefulShutdownAndManyProcesses(t *testing.T) {
+	var cfg strings.Builder
+	const procs = 200
+	for i := range procs {
+		fmt.Fprintf(&cfg, "[[process]]\nname = \"pong%d\"\nmodule = \"pong\"\n", i)
+	}
+	n := startNode(t, cfg.String())
+	checkFor(t, "all running", func() bool {
+		running := 0
+		for _, p := range n.Processes() {
+			if p.State == api.StateRunning {
+				running++
+			}
+		}
+		return running == procs
+	})
+	// Soak: every process answers requests from many concurrent callers.
+	var wg sync.WaitGroup
+	errs := make(chan error, procs)
+	for i := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 5 {
+				want := fmt.Sprintf("%d-%d", i, j)
+				got, err := request(t, n, "ping", want)
+				if err != nil || got != want {
+					errs <- fmt.Errorf("ping %s: %q %v", want, got, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ended := n.k.Processes()
+	if len(ended) != procs {
+		t.Fatalf("kernel table has %d processes, want %d", len(ended), procs)
+	}
+	for _, p := range ended {
+		if p.State != api.StateExited {
+			t.Errorf("%s ended %s (%s), want a graceful exit", p.Name, p.State, p.Reason)
+		}
+	}
+}

@@ -1,0 +1,319 @@
+/*
+ * orbital.h — header-only C binding of Orbital's orbital_v1 guest ABI
+ * (docs/ABI.md). Build with clang --target=wasm32-wasi; link with
+ * -Wl,--allow-undefined (the imports are resolved by the kernel).
+ *
+ *   orbital_NAME(...)   the ABI function NAME, exactly as the kernel exports it
+ *   orb_*(...)          small inline helpers over them (NUL-terminated strings,
+ *                       envelope decoding, receive loops)
+ *
+ * Every function returning int32_t answers >= 0 on success and one of the
+ * negative ORB_ERR_* codes on failure.
+ *
+ * A service's _start (main) usually loops:
+ *
+ *     static uint8_t buf[4096];
+ *     orb_msg m;
+ *     for (;;) {
+ *         int32_t n = orb_recv(&m, buf, sizeof buf, -1);
+ *         if (n == ORB_ERR_CLOSED) return 0;     // the kernel stops us
+ *         if (n < 0) return 1;                   // denied, or buffer too small
+ *         if (m.reply_len) orb_reply(&m, m.data, m.data_len);
+ *         orb_msg_done(&m);                      // release its blob, if any
+ *     }
+ *
+ * orb_recv_grow does the same with a malloc'd buffer that grows to fit
+ * (define ORB_NO_MALLOC to leave it out).
+ */
+#ifndef ORBITAL_H
+#define ORBITAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#ifndef ORB_NO_MALLOC
+#include <stdlib.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- error codes ------------------------------------------------------- */
+
+#define ORB_ERR_DENIED    (-1) /* not permitted by the [bus] capabilities, or a reserved $sys. subject */
+#define ORB_ERR_INVALID   (-2) /* malformed subject/pattern/name or out-of-bounds memory */
+#define ORB_ERR_TOO_BIG   (-3) /* message larger than the node's or the module's maximum */
+#define ORB_ERR_NOT_FOUND (-4) /* no such process, subscription, blob; or no responders */
+#define ORB_ERR_TIMEOUT   (-5) /* the request's timeout passed */
+#define ORB_ERR_LIMIT     (-6) /* a quota (blob memory, subscriptions, mailbox) is exhausted */
+#define ORB_ERR_CLOSED    (-7) /* the process is being stopped: return from _start now */
+#define ORB_ERR_BUFFER    (-8) /* recv/request buffer too small; a recv'd message is kept */
+
+/* Log levels. */
+#define ORB_DEBUG 0
+#define ORB_INFO  1
+#define ORB_WARN  2
+#define ORB_ERROR 3
+
+/* Envelope kinds. */
+#define ORB_KIND_PUBLISH 0 /* published on a subscribed subject */
+#define ORB_KIND_SEND    1 /* sent directly to this process */
+#define ORB_KIND_REQUEST 2 /* a request: has a reply subject */
+
+/* Timeouts for orbital_recv / orb_recv. */
+#define ORB_FOREVER (-1)
+#define ORB_POLL    0
+
+/* ---- the imports ------------------------------------------------------- */
+
+#define ORB_IMPORT(name) __attribute__((import_module("orbital_v1"), import_name(name)))
+
+/* Pointers are addresses in this module's memory; lengths are byte counts. */
+ORB_IMPORT("nop") void orbital_nop(void);
+ORB_IMPORT("log") void orbital_log(int32_t level, const void *msg, int32_t len);
+ORB_IMPORT("publish") int32_t orbital_publish(const void *subj, int32_t subj_len, const void *data, int32_t data_len);
+ORB_IMPORT("subscribe") int32_t orbital_subscribe(const void *pattern, int32_t pattern_len, const void *queue, int32_t queue_len);
+ORB_IMPORT("unsubscribe") int32_t orbital_unsubscribe(int32_t id);
+ORB_IMPORT("send") int32_t orbital_send(const void *to, int32_t to_len, const void *data, int32_t data_len);
+ORB_IMPORT("request") int32_t orbital_request(const void *subj, int32_t subj_len, const void *data, int32_t data_len,
+                                              int32_t timeout_ms, void *buf, int32_t buf_cap);
+ORB_IMPORT("reply") int32_t orbital_reply(const void *reply, int32_t reply_len, const void *data, int32_t data_len);
+ORB_IMPORT("recv") int32_t orbital_recv(void *buf, int32_t buf_cap, int32_t timeout_ms);
+ORB_IMPORT("recv_size") int32_t orbital_recv_size(void);
+ORB_IMPORT("blob_create") int64_t orbital_blob_create(const void *data, int32_t len);
+ORB_IMPORT("blob_publish") int32_t orbital_blob_publish(const void *subj, int32_t subj_len, int64_t blob);
+ORB_IMPORT("blob_len") int64_t orbital_blob_len(int64_t blob);
+ORB_IMPORT("blob_read") int32_t orbital_blob_read(int64_t blob, int64_t offset, void *buf, int32_t len);
+ORB_IMPORT("blob_release") int32_t orbital_blob_release(int64_t blob);
+
+/* ---- the envelope ------------------------------------------------------ */
+
+/*
+ * The envelope recv writes (little-endian, which wasm always is):
+ *
+ *   0  u32 kind   4 u32 subject_len   8 u32 reply_len   12 u32 from_len
+ *   16 u32 data_len   20 u64 blob (0 = none)   28 subject, reply, from, data
+ *
+ * The blob field sits at offset 20, so it is not 8-byte aligned: read the
+ * header with orb_decode, not by casting the buffer to a struct.
+ */
+#define ORB_ENVELOPE_HEADER 28
+
+/* A decoded message. Its pointers point into the receive buffer; the
+ * strings are NOT NUL-terminated. blob != 0 means this process holds one
+ * reference to that blob and must release it (orb_msg_done does). */
+typedef struct orb_msg {
+    uint32_t kind;
+    const char *subject;
+    uint32_t subject_len;
+    const char *reply; /* reply subject of a request; reply_len 0 otherwise */
+    uint32_t reply_len;
+    const char *from; /* sender's process name; from_len 0 when the kernel sent it */
+    uint32_t from_len;
+    const uint8_t *data;
+    uint32_t data_len;
+    int64_t blob;
+} orb_msg;
+
+static inline uint32_t orb__u32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* orb_decode parses the envelope of n bytes at buf into m. Returns 0, or
+ * ORB_ERR_INVALID when buf is shorter than the lengths it declares. */
+static inline int32_t orb_decode(const void *buf, size_t n, orb_msg *m) {
+    const uint8_t *b = (const uint8_t *)buf;
+    if (n < ORB_ENVELOPE_HEADER) return ORB_ERR_INVALID;
+    uint64_t ls = orb__u32(b + 4), lr = orb__u32(b + 8), lf = orb__u32(b + 12), ld = orb__u32(b + 16);
+    if (ORB_ENVELOPE_HEADER + ls + lr + lf + ld > (uint64_t)n) return ORB_ERR_INVALID;
+    m->kind = orb__u32(b);
+    memcpy(&m->blob, b + 20, sizeof m->blob);
+    const uint8_t *p = b + ORB_ENVELOPE_HEADER;
+    m->subject = (const char *)p;
+    m->subject_len = (uint32_t)ls;
+    p += ls;
+    m->reply = (const char *)p;
+    m->reply_len = (uint32_t)lr;
+    p += lr;
+    m->from = (const char *)p;
+    m->from_len = (uint32_t)lf;
+    p += lf;
+    m->data = p;
+    m->data_len = (uint32_t)ld;
+    return 0;
+}
+
+/* orb_msg_is reports whether the message's subject is exactly s. */
+static inline int orb_msg_is(const orb_msg *m, const char *s) {
+    size_t n = strlen(s);
+    return m->subject_len == n && memcmp(m->subject, s, n) == 0;
+}
+
+/* ---- receiving --------------------------------------------------------- */
+
+/*
+ * orb_recv waits up to timeout_ms (ORB_FOREVER, ORB_POLL or milliseconds)
+ * for the next message, writes its envelope to buf and decodes it into m.
+ * Returns the envelope's length (> 0), 0 on timeout, ORB_ERR_CLOSED when the
+ * process must stop, or ORB_ERR_BUFFER when the message needs more than cap
+ * bytes — it stays in the mailbox, orbital_recv_size() tells how many, and
+ * nothing can skip it: grow the buffer (orb_recv_grow) or stop.
+ */
+static inline int32_t orb_recv(orb_msg *m, void *buf, size_t cap, int32_t timeout_ms) {
+    if (cap > INT32_MAX) cap = INT32_MAX;
+    int32_t n = orbital_recv(buf, (int32_t)cap, timeout_ms);
+    if (n > 0 && orb_decode(buf, (size_t)n, m) != 0) return ORB_ERR_INVALID;
+    return n;
+}
+
+#ifndef ORB_NO_MALLOC
+/* A receive buffer that grows to fit: start with {0} (or a preallocated
+ * malloc'd block). */
+typedef struct orb_buf {
+    uint8_t *p;
+    size_t cap;
+} orb_buf;
+
+/* orb_recv_grow is orb_recv into b, growing b with realloc when a message
+ * does not fit. Returns as orb_recv does, and ORB_ERR_LIMIT when the buffer
+ * cannot grow. */
+static inline int32_t orb_recv_grow(orb_msg *m, orb_buf *b, int32_t timeout_ms) {
+    for (int tries = 0;; tries++) {
+        if (b->p == NULL || b->cap == 0) {
+            uint8_t *p = (uint8_t *)realloc(b->p, 4096);
+            if (p == NULL) return ORB_ERR_LIMIT;
+            b->p = p;
+            b->cap = 4096;
+        }
+        int32_t n = orb_recv(m, b->p, b->cap, timeout_ms);
+        if (n != ORB_ERR_BUFFER) return n;
+        int32_t need = orbital_recv_size();
+        if (need > 0 && (size_t)need > b->cap) {
+            uint8_t *p = (uint8_t *)realloc(b->p, (size_t)need);
+            if (p == NULL) return ORB_ERR_LIMIT;
+            b->p = p;
+            b->cap = (size_t)need;
+        } else if (tries >= 3) {
+            return ORB_ERR_BUFFER; /* the kernel contradicts itself: give up */
+        }
+        /* else the pending message changed meanwhile: try again */
+    }
+}
+#endif
+
+/* orb_msg_done releases the message's blob reference, if it carries one. */
+static inline void orb_msg_done(orb_msg *m) {
+    if (m->blob != 0) {
+        orbital_blob_release(m->blob);
+        m->blob = 0;
+    }
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+/* Subjects, patterns and names below are NUL-terminated strings. */
+
+static inline int32_t orb_publish(const char *subject, const void *data, size_t len) {
+    return orbital_publish(subject, (int32_t)strlen(subject), data, (int32_t)len);
+}
+
+/* orb_publish_str publishes the NUL-terminated text (without the NUL). */
+static inline int32_t orb_publish_str(const char *subject, const char *text) {
+    return orb_publish(subject, text, strlen(text));
+}
+
+/* orb_subscribe returns a subscription id > 0, or an error. */
+static inline int32_t orb_subscribe(const char *pattern) {
+    return orbital_subscribe(pattern, (int32_t)strlen(pattern), NULL, 0);
+}
+
+static inline int32_t orb_queue_subscribe(const char *pattern, const char *queue) {
+    return orbital_subscribe(pattern, (int32_t)strlen(pattern), queue, (int32_t)strlen(queue));
+}
+
+static inline int32_t orb_unsubscribe(int32_t id) { return orbital_unsubscribe(id); }
+
+static inline int32_t orb_send(const char *to, const void *data, size_t len) {
+    return orbital_send(to, (int32_t)strlen(to), data, (int32_t)len);
+}
+
+/* orb_request publishes a request and waits up to timeout_ms (> 0) for the
+ * first reply, whose data it writes to buf. Returns the reply's length, or
+ * ORB_ERR_BUFFER when it exceeded cap (the reply is then lost). */
+static inline int32_t orb_request(const char *subject, const void *data, size_t len, int32_t timeout_ms,
+                                  void *buf, size_t cap) {
+    if (cap > INT32_MAX) cap = INT32_MAX;
+    return orbital_request(subject, (int32_t)strlen(subject), data, (int32_t)len, timeout_ms, buf, (int32_t)cap);
+}
+
+/* orb_reply answers the request m. ORB_ERR_INVALID if m is not a request. */
+static inline int32_t orb_reply(const orb_msg *m, const void *data, size_t len) {
+    if (m->reply_len == 0) return ORB_ERR_INVALID;
+    return orbital_reply(m->reply, (int32_t)m->reply_len, data, (int32_t)len);
+}
+
+/* orb_send_back sends data directly to m's sender. */
+static inline int32_t orb_send_back(const orb_msg *m, const void *data, size_t len) {
+    if (m->from_len == 0) return ORB_ERR_INVALID;
+    return orbital_send(m->from, (int32_t)m->from_len, data, (int32_t)len);
+}
+
+/* ---- blobs ------------------------------------------------------------- */
+
+/* orb_blob_create copies len bytes into a new blob: a handle > 0, or an error. */
+static inline int64_t orb_blob_create(const void *data, size_t len) {
+    return orbital_blob_create(data, (int32_t)len);
+}
+static inline int32_t orb_blob_publish(const char *subject, int64_t blob) {
+    return orbital_blob_publish(subject, (int32_t)strlen(subject), blob);
+}
+static inline int64_t orb_blob_len(int64_t blob) { return orbital_blob_len(blob); }
+/* orb_blob_read copies up to len bytes from offset; returns the count copied. */
+static inline int32_t orb_blob_read(int64_t blob, int64_t offset, void *buf, size_t len) {
+    return orbital_blob_read(blob, offset, buf, (int32_t)len);
+}
+static inline int32_t orb_blob_release(int64_t blob) { return orbital_blob_release(blob); }
+
+/* ---- logging ----------------------------------------------------------- */
+
+/* orb_log logs one NUL-terminated line at level (ORB_DEBUG … ORB_ERROR). */
+static inline void orb_log(int32_t level, const char *msg) { orbital_log(level, msg, (int32_t)strlen(msg)); }
+static inline void orb_log_n(int32_t level, const void *msg, size_t len) { orbital_log(level, msg, (int32_t)len); }
+
+/* orb_strerror names an ORB_ERR_* code. */
+static inline const char *orb_strerror(int32_t code) {
+    switch (code) {
+    case ORB_ERR_DENIED: return "permission denied";
+    case ORB_ERR_INVALID: return "invalid argument";
+    case ORB_ERR_TOO_BIG: return "message too big";
+    case ORB_ERR_NOT_FOUND: return "not found";
+    case ORB_ERR_TIMEOUT: return "timeout";
+    case ORB_ERR_LIMIT: return "limit reached";
+    case ORB_ERR_CLOSED: return "closed";
+    case ORB_ERR_BUFFER: return "buffer too small";
+    }
+    return code >= 0 ? "ok" : "unknown error";
+}
+
+/* orb_utoa writes v in decimal to out (at least 21 bytes), NUL-terminated,
+ * and returns its length: for payloads such as counts, without printf. */
+static inline size_t orb_utoa(uint64_t v, char *out) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    out[n] = 0;
+    return n;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ORBITAL_H */
