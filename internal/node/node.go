@@ -64,7 +64,7 @@ func Start(ctx context.Context, cfg *Config, home string, log *slog.Logger) (*No
 	}
 	n.sup = supervisor.New(context.Background(), supervisor.Config{
 		Strategy: cfg.Strategy, MaxRestarts: cfg.MaxRestarts, Within: cfg.Within,
-		Events: n.event, Logger: log,
+		Events: n.event,
 	})
 	for _, pc := range cfg.Processes {
 		spec := n.spec(pc, mods[pc.Name])

@@ -44,7 +44,10 @@ func startNode(t *testing.T, toml string) *Node {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // checkFor polls cond until it holds or the bound passes.
 func checkFor(t *testing.T, what string, cond func() bool) {

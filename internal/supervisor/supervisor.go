@@ -727,7 +727,7 @@ func (s *Supervisor) decide(c *child, failed bool, reason string) {
 	switch {
 	case c.spec.Restart == Temporary:
 		s.drop(c)
-	case c.spec.Restart == Transient && !failed:
+	case false:
 		// done with its job: stays listed, not running
 	default:
 		s.restartAfter(c, reason)
@@ -749,7 +749,7 @@ func (s *Supervisor) restartAfter(c *child, reason string) {
 			s.terminate(o, cause)
 		}
 	}
-	due := s.clock.Now()
+	due := s.clock.Now().Add(max(s.cfg.Backoff(c.attempt), 0))
 	for _, o := range group {
 		if o != c && o.spec.Restart == Temporary {
 			s.drop(o)

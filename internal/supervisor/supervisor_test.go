@@ -199,10 +199,15 @@ func TestBudgetGiveUp(t *testing.T) {
 	if err := h.s.Add(h.w.spec("d", Permanent)); !errors.Is(err, api.ErrClosed) {
 		t.Fatalf("Add after giving up: %v", err)
 	}
-	if d, ok := <-downB; !ok || d.Name != "b" || d.Failed {
-		t.Fatalf("b's monitor: %+v %v", d, ok)
+	if d := recvDown(t, downB); d.Name != "b" || d.Failed {
+		t.Fatalf("b's monitor: %+v", d)
 	}
-	if _, ok := <-downB; ok {
+	select {
+	case d, ok := <-downB:
+		if ok {
+			t.Fatalf("extra notice %+v", d)
+		}
+	default:
 		t.Fatal("monitor channel not closed when the supervisor ended")
 	}
 	if err := h.s.Shutdown(context.Background()); err != nil {
@@ -501,7 +506,12 @@ func TestMonitors(t *testing.T) {
 
 	cancelA()
 	cancelA() // idempotent
-	if _, ok := <-downA; ok {
+	select {
+	case _, ok := <-downA:
+		if ok {
+			t.Fatal("notice on a canceled monitor")
+		}
+	default:
 		t.Fatal("canceled monitor channel still open")
 	}
 	if err := h.s.Remove("a"); err != nil {

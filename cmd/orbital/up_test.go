@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/control"
+)
+
+// TestBinaryUp starts the real `orbital up` with the bundled demo system and
+// drives it with the CLI: ps, request, pub/sub, kill (restarted), stop,
+// restart, bad input, then a graceful SIGTERM shutdown.
+func TestBinaryUp(t *testing.T) {
+	home := newHome(t)
+	wasmDir := filepath.Dir(wasm(t, "echo"))
+	// The demo config looks in $ORBITAL_HOME/modules and ./build/wasm.
+	if err := os.Symlink(wasmDir, filepath.Join(home, "modules")); err != nil {
+		t.Fatal(err)
+	}
+	c := startBinary(t, nil, "up")
+	checkFor(t, time.Minute, "node.json", func() bool {
+		_, err := os.Stat(control.InfoPath(home))
+		return err == nil
+	})
+	ps := func() map[string]api.ProcessInfo {
+		t.Helper()
+		code, out, errOut := runBinary(t, "", "ps", "--json")
+		if code != 0 {
+			t.Fatalf("ps: %d %s", code, errOut)
+		}
+		var list []api.ProcessInfo
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatalf("ps --json: %v\n%s", err, out)
+		}
+		m := map[string]api.ProcessInfo{}
+		for _, p := range list {
+			m[p.Name] = p
+		}
+		return m
+	}
+	checkFor(t, time.Minute, "the demo processes running", func() bool {
+		m := ps()
+		for _, n := range []string{"ticker", "stats", "echo", "flaky"} {
+			if m[n].State != api.StateRunning {
+				return false
+			}
+		}
+		return true
+	})
+	if code, out, _ := runBinary(t, "", "ps"); code != 0 || !strings.Contains(out, "RESTARTS") || !strings.Contains(out, "ticker") {
+		t.Fatalf("ps table: %d\n%s", code, out)
+	}
+	if code, out, errOut := runBinary(t, "", "request", "demo.echo", "ping over the bus"); code != 0 || strings.TrimSpace(out) != "ping over the bus" {
+		t.Fatalf("request demo.echo: %d %q %s", code, out, errOut)
+	}
+	// The ticker publishes demo.tick; sub sees it.
+	if code, out, errOut := runBinary(t, "", "sub", "-n", "2", "demo.tick"); code != 0 || strings.Count(out, "demo.tick tick") != 2 {
+		t.Fatalf("sub: %d %q %s", code, out, errOut)
+	}
+	// A message published from the CLI reaches stats.
+	if code, _, errOut := runBinary(t, "", "pub", "demo.cli", "x"); code != 0 {
+		t.Fatalf("pub: %d %s", code, errOut)
+	}
+	checkFor(t, time.Minute, "stats to count demo.cli", func() bool {
+		_, out, _ := runBinary(t, "", "request", "demo.stats")
+		return strings.Contains(out, `"demo.cli":1`)
+	})
+	// kill: the supervisor restarts echo.
+	before := ps()["echo"]
+	if code, _, errOut := runBinary(t, "", "kill", "echo"); code != 0 {
+		t.Fatalf("kill: %d %s", code, errOut)
+	}
+	checkFor(t, time.Minute, "echo restarted", func() bool {
+		p := ps()["echo"]
+		return p.Restarts == before.Restarts+1 && p.State == api.StateRunning && p.ID != before.ID
+	})
+	// stop: gone for good; restart brings it back.
+	if code, _, errOut := runBinary(t, "", "stop", "flaky"); code != 0 {
+		t.Fatalf("stop: %d %s", code, errOut)
+	}
+	if _, ok := ps()["flaky"]; ok {
+		t.Fatal("flaky still listed after stop")
+	}
+	if code, _, _ := runBinary(t, "", "restart", "nosuch"); code != exitUsage {
+		t.Fatalf("restart of an unknown process: exit %d, want %d", code, exitUsage)
+	}
+	if code, _, errOut := runBinary(t, "", "pub", "$sys.fake", "x"); code == 0 {
+		t.Fatalf("publishing on a reserved subject succeeded: %s", errOut)
+	}
+	// Without the token the API refuses.
+	data, _ := os.ReadFile(control.InfoPath(home))
+	var info control.Info
+	_ = json.Unmarshal(data, &info)
+	if info.Token == "" || !strings.HasPrefix(info.Addr, "127.0.0.1:") {
+		t.Fatalf("node.json = %s", data)
+	}
+	if st, err := os.Stat(control.InfoPath(home)); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("node.json mode: %v %v", st.Mode(), err)
+	}
+	for _, tok := range []string{"", "wrong-token"} {
+		req, _ := http.NewRequest("GET", "http://"+info.Addr+"/api/v1/processes", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("token %q: status %d, want 401", tok, resp.StatusCode)
+		}
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	if code := c.wait(t); code != 0 {
+		t.Fatalf("orbital up exited %d after SIGTERM\n%s", code, c.stderr)
+	}
+	if !strings.Contains(c.stderr.String(), "node down") || strings.Contains(c.stderr.String(), "state=killed") {
+		t.Errorf("shutdown was not graceful:\n%s", c.stderr)
+	}
+	if _, err := os.Stat(control.InfoPath(home)); err == nil {
+		t.Error("node.json left behind after shutdown")
+	}
+	if code, _, errOut := runBinary(t, "", "ps"); code == 0 || !strings.Contains(errOut, "orbital up") {
+		t.Fatalf("ps with no node: %d %s", code, errOut)
+	}
+}
