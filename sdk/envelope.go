@@ -103,17 +103,34 @@ func borrow(b []byte) string {
 // a small set in practice; past the bound, new ones are simply allocated.
 const maxInterned = 1024
 
-var interned = make(map[string]string)
+var (
+	interned = make(map[string]string)
+	// recent holds the last strings intern returned: comparing a few bytes
+	// is much cheaper than a map lookup in Go's wasm code, and a process
+	// mostly sees the same few subjects and senders again and again.
+	recent     [8]string
+	recentNext int
+)
 
 // intern returns a string equal to b, allocating only the first time it
 // sees those bytes (while the table has room).
 func intern(b []byte) string {
-	if s, ok := interned[string(b)]; ok { // no allocation: the compiler looks up with b's bytes
-		return s
+	if len(b) == 0 {
+		return ""
 	}
-	s := string(b)
-	if len(interned) < maxInterned {
-		interned[s] = s
+	for _, s := range &recent {
+		if string(b) == s { // no allocation: compared in place
+			return s
+		}
 	}
+	s, ok := interned[string(b)] // no allocation: looked up with b's bytes
+	if !ok {
+		s = string(b)
+		if len(interned) < maxInterned {
+			interned[s] = s
+		}
+	}
+	recent[recentNext] = s
+	recentNext = (recentNext + 1) % len(recent)
 	return s
 }

@@ -122,7 +122,8 @@ func TestBinaryUp(t *testing.T) {
 	if code := c.wait(t); code != 0 {
 		t.Fatalf("orbital up exited %d after SIGTERM\n%s", code, c.stderr)
 	}
-	if !strings.Contains(c.stderr.String(), "node down") || strings.Contains(c.stderr.String(), "state=killed") {
+	_, shutdown, _ := strings.Cut(c.stderr.String(), "shutting down")
+	if !strings.Contains(shutdown, "node down") || strings.Contains(shutdown, "state=killed") || !strings.Contains(shutdown, "process=ticker") {
 		t.Errorf("shutdown was not graceful:\n%s", c.stderr)
 	}
 	if _, err := os.Stat(control.InfoPath(home)); err == nil {

@@ -36,6 +36,7 @@ type Config struct {
 	Grace       time.Duration // how long processes get to stop
 	LogLevel    string
 	ModulePath  []string // directories searched for NAME.wasm
+	MaxRunning  int      // guests executing at once (0: GOMAXPROCS-1)
 
 	Strategy    supervisor.Strategy
 	MaxRestarts int
@@ -60,6 +61,7 @@ type rawConfig struct {
 		Grace       string   `toml:"grace"`
 		LogLevel    string   `toml:"log_level"`
 		ModulePath  []string `toml:"module_path"`
+		MaxRunning  int      `toml:"max_running"`
 	} `toml:"node"`
 	Supervisor struct {
 		Strategy    string `toml:"strategy"`
@@ -107,6 +109,10 @@ func ParseConfig(data []byte, source, dir, home string) (*Config, error) {
 		c.Control = n.Control
 	}
 	c.AllowRemote = n.AllowRemote
+	if n.MaxRunning < 0 {
+		return nil, bad("node.max_running", "must not be negative")
+	}
+	c.MaxRunning = n.MaxRunning
 	if !c.AllowRemote && !loopback(c.Control) {
 		return nil, bad("node.control", "%q is not a loopback address; the control API is never open to the network unless allow_remote = true", c.Control)
 	}

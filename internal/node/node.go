@@ -35,7 +35,8 @@ type Node struct {
 // Start loads every configured module, starts the processes under a
 // supervisor and returns the running node. Close stops it.
 func Start(ctx context.Context, cfg *Config, home string, log *slog.Logger) (*Node, error) {
-	k, err := orbital.NewKernel(ctx, orbital.NewConfig().WithHome(home).WithLogger(log).WithMaxMessage(cfg.MaxMessage))
+	k, err := orbital.NewKernel(ctx, orbital.NewConfig().WithHome(home).WithLogger(log).
+		WithMaxMessage(cfg.MaxMessage).WithMaxRunning(cfg.MaxRunning))
 	if err != nil {
 		return nil, err
 	}

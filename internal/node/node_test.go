@@ -19,10 +19,13 @@ import (
 )
 
 // startNode runs a node from a TOML config whose modules come from build/wasm.
-func startNode(t *testing.T, toml string) *Node {
+func startNode(t *testing.T, toml string) *Node { return startNodeWith(t, "", toml) }
+
+// startNodeWith adds nodeKeys to the [node] table.
+func startNodeWith(t *testing.T, nodeKeys, toml string) *Node {
 	t.Helper()
 	wasmDir := filepath.Dir(testwasm.Path(t, "echo"))
-	cfg, err := ParseConfig([]byte("[node]\nmodule_path = [\""+wasmDir+"\"]\ngrace = \"2s\"\n"+toml), "test.toml", t.TempDir(), t.TempDir())
+	cfg, err := ParseConfig([]byte("[node]\nmodule_path = [\""+wasmDir+"\"]\ngrace = \"2s\"\n"+nodeKeys+"\n"+toml), "test.toml", t.TempDir(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,10 +171,7 @@ module = "flaky"
 	case <-time.After(10 * time.Second):
 		t.Fatal("no $sys.process.flaky.crashed event")
 	}
-	p, _ := proc(n, "flaky")
-	if p.State != api.StateRunning {
-		t.Fatalf("flaky after restarts: %+v", p)
-	}
+	checkFor(t, "flaky running after its restarts", func() bool { p, _ := proc(n, "flaky"); return p.State == api.StateRunning })
 }
 
 func TestCrashLoopHitsTheBudget(t *testing.T) {
@@ -308,5 +308,69 @@ func TestGracefulShutdownAndManyProcesses(t *testing.T) {
 		if p.State != api.StateExited {
 			t.Errorf("%s ended %s (%s), want a graceful exit", p.Name, p.State, p.Reason)
 		}
+	}
+}
+
+// TestBusyGuestDoesNotStarveOthers: with two execution slots, a guest
+// spinning in a loop holds one; the others keep being served on the other,
+// and the spinner is bounded by its deadline (then restarted).
+func TestBusyGuestDoesNotStarveOthers(t *testing.T) {
+	n := startNodeWith(t, "max_running = 2", `
+[supervisor]
+max_restarts = 1000
+within = "1s"
+[[process]]
+name = "spin"
+module = "spin"
+[[process]]
+name = "echo"
+module = "echo"
+[[process]]
+name = "stats"
+module = "stats"
+`)
+	checkFor(t, "spin running", func() bool { p, _ := proc(n, "spin"); return p.State == api.StateRunning })
+	// While spin loops (its manifest deadline is 1s, then it is restarted),
+	// echo and stats answer every request.
+	for i := range 50 {
+		want := fmt.Sprint("req-", i)
+		if got, err := request(t, n, "demo.echo", want); err != nil || got != want {
+			t.Fatalf("echo while spin spins: %q %v", got, err)
+		}
+		if _, err := request(t, n, "demo.stats", ""); err != nil {
+			t.Fatalf("stats while spin spins: %v", err)
+		}
+	}
+	checkFor(t, "spin stopped by its deadline and restarted", func() bool { p, _ := proc(n, "spin"); return p.Restarts >= 1 })
+}
+
+// TestFloodIsBoundedAndCounted: one publisher floods a slow consumer with a
+// small drop-oldest mailbox; the consumer's queue stays bounded, drops are
+// counted, and another process keeps answering.
+func TestFloodIsBoundedAndCounted(t *testing.T) {
+	n := startNode(t, `
+[[process]]
+name = "sink"
+module = "blobsink"
+[[process]]
+name = "echo"
+module = "echo"
+`)
+	checkFor(t, "sink running", func() bool { p, _ := proc(n, "sink"); return p.State == api.StateRunning })
+	checkFor(t, "echo running", func() bool { p, _ := proc(n, "echo"); return p.State == api.StateRunning })
+	payload := make([]byte, 1024)
+	const flood = 50000
+	for range flood {
+		if err := n.Publish("demo.blob", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _ := proc(n, "sink")
+	if p.Mailbox > bus.DefaultCapacity {
+		t.Fatalf("sink mailbox holds %d messages; its capacity bounds it", p.Mailbox)
+	}
+	checkFor(t, "drops counted", func() bool { p, _ := proc(n, "sink"); return p.Dropped > 0 && p.MsgsIn+p.Dropped >= flood })
+	if got, err := request(t, n, "demo.echo", "still here"); err != nil || got != "still here" {
+		t.Fatalf("echo during the flood: %q %v", got, err)
 	}
 }

@@ -727,7 +727,7 @@ func (s *Supervisor) decide(c *child, failed bool, reason string) {
 	switch {
 	case c.spec.Restart == Temporary:
 		s.drop(c)
-	case false:
+	case c.spec.Restart == Transient && !failed:
 		// done with its job: stays listed, not running
 	default:
 		s.restartAfter(c, reason)
