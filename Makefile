@@ -1,6 +1,7 @@
 # Orbital — the Makefile is the project's command interface.
 #
-#   make demo       install toolchains, build orbital + examples, run the examples confined
+#   make demo       install toolchains, build orbital + examples, start a node with the demo system
+#   make tour       run each single-module example confined (scripts/demo.sh)
 #   make test       every test: vet, gofmt check, race tests, WASI conformance, short fuzzing
 #   make build      build bin/orbital
 #   make examples   build every guest module in examples/ into build/wasm/
@@ -58,7 +59,7 @@ c_objs     = $(patsubst examples/%.c,$(OBJ)/%.o,$(wildcard examples/$(1)/*.c))
 
 # ---- targets -----------------------------------------------------------------
 
-.PHONY: examples clean FORCE deps build demo test lint fuzz bench
+.PHONY: examples clean FORCE deps build demo tour test lint fuzz bench
 
 BIN       := bin/orbital
 FUZZTIME  ?= 10s
@@ -75,8 +76,12 @@ deps:
 build:
 	$(GO) build -o $(BIN) ./cmd/orbital
 
-## demo: build everything and run the example modules through the kernel
+## demo: build everything and start a node with the demo system (Ctrl-C stops it)
 demo: deps build examples
+	$(BIN) up
+
+## tour: run each single-module example through the kernel, confined
+tour: deps build examples
 	scripts/demo.sh $(BIN) $(WASM)
 
 ## lint: formatting and vet

@@ -62,33 +62,37 @@ func (m Message) Clone() Message {
 // envelopeHeader is the size of the fixed part of an envelope.
 const envelopeHeader = 28
 
-// decodeEnvelope parses the envelope recv wrote into b (docs/ABI.md):
+// decodeEnvelope parses the envelope recv wrote into b (docs/ABI.md) into
+// *m:
 //
 //	0 kind, 4 subject_len, 8 reply_len, 12 from_len, 16 data_len (u32 LE),
 //	20 blob (u64 LE), 28 subject, reply, from and data bytes.
 //
 // Subject and From are interned; Reply and Data alias b. It allocates only
 // when it meets a subject or sender for the first time. It fails with
-// ErrInvalid when b is shorter than the lengths it declares.
-func decodeEnvelope(b []byte) (Message, error) {
+// ErrInvalid, leaving *m unchanged, when b is shorter than the lengths it
+// declares. (It fills a *Message rather than returning one: copying a
+// Message costs more than the decoding in Go's wasm code.)
+func decodeEnvelope(b []byte, m *Message) error {
 	if len(b) < envelopeHeader {
-		return Message{}, ErrInvalid
+		return ErrInvalid
 	}
 	le := binary.LittleEndian
 	ls, lr, lf, ld := uint64(le.Uint32(b[4:])), uint64(le.Uint32(b[8:])), uint64(le.Uint32(b[12:])), uint64(le.Uint32(b[16:]))
 	if envelopeHeader+ls+lr+lf+ld > uint64(len(b)) {
-		return Message{}, ErrInvalid
+		return ErrInvalid
 	}
-	m := Message{Kind: Kind(le.Uint32(b[0:])), Blob: Blob(le.Uint64(b[20:]))}
+	m.Kind = Kind(le.Uint32(b[0:]))
+	m.Blob = Blob(le.Uint64(b[20:]))
 	p := uint64(envelopeHeader)
-	m.Subject = intern(b[p : p+ls])
+	m.Subject = lastSubject.intern(b[p : p+ls])
 	p += ls
 	m.Reply = borrow(b[p : p+lr])
 	p += lr
-	m.From = intern(b[p : p+lf])
+	m.From = lastFrom.intern(b[p : p+lf])
 	p += lf
 	m.Data = b[p : p+ld : p+ld]
-	return m, nil
+	return nil
 }
 
 // borrow returns a string sharing b's bytes: valid only while b is unchanged.
@@ -103,34 +107,32 @@ func borrow(b []byte) string {
 // a small set in practice; past the bound, new ones are simply allocated.
 const maxInterned = 1024
 
-var (
-	interned = make(map[string]string)
-	// recent holds the last strings intern returned: comparing a few bytes
-	// is much cheaper than a map lookup in Go's wasm code, and a process
-	// mostly sees the same few subjects and senders again and again.
-	recent     [8]string
-	recentNext int
-)
+var interned = make(map[string]string)
 
 // intern returns a string equal to b, allocating only the first time it
 // sees those bytes (while the table has room).
 func intern(b []byte) string {
-	if len(b) == 0 {
-		return ""
+	if s, ok := interned[string(b)]; ok { // no allocation: looked up with b's bytes
+		return s
 	}
-	for _, s := range &recent {
-		if string(b) == s { // no allocation: compared in place
-			return s
-		}
+	s := string(b)
+	if len(interned) < maxInterned {
+		interned[s] = s
 	}
-	s, ok := interned[string(b)] // no allocation: looked up with b's bytes
-	if !ok {
-		s = string(b)
-		if len(interned) < maxInterned {
-			interned[s] = s
-		}
-	}
-	recent[recentNext] = s
-	recentNext = (recentNext + 1) % len(recent)
 	return s
+}
+
+// last remembers the string a field had in the previous message: comparing
+// bytes is far cheaper than a map lookup in Go's wasm code, and a process
+// mostly sees the same subject and sender again and again.
+type last struct{ s string }
+
+var lastSubject, lastFrom last
+
+func (l *last) intern(b []byte) string {
+	if string(b) == l.s { // no allocation: compared in place
+		return l.s
+	}
+	l.s = intern(b)
+	return l.s
 }

@@ -24,6 +24,13 @@ func encode(kind uint32, subject, reply, from string, data []byte, blob uint64) 
 	return append(b, data...)
 }
 
+// decode is decodeEnvelope returning its message.
+func decode(b []byte) (Message, error) {
+	var m Message
+	err := decodeEnvelope(b, &m)
+	return m, err
+}
+
 func TestDecodeEnvelope(t *testing.T) {
 	tests := []struct {
 		name                 string
@@ -43,7 +50,7 @@ func TestDecodeEnvelope(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := encode(tt.kind, tt.subject, tt.reply, tt.from, tt.data, tt.blob)
-			m, err := decodeEnvelope(b)
+			m, err := decode(b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +62,7 @@ func TestDecodeEnvelope(t *testing.T) {
 				t.Errorf("Data has spare capacity %d: appending to it would overwrite the buffer", cap(m.Data)-len(m.Data))
 			}
 			// Trailing bytes (a larger buffer) are ignored.
-			m2, err := decodeEnvelope(append(b, "garbage"...))
+			m2, err := decode(append(b, "garbage"...))
 			if err != nil || !bytes.Equal(m2.Data, tt.data) {
 				t.Fatalf("with trailing bytes: %+v, %v", m2, err)
 			}
@@ -66,8 +73,12 @@ func TestDecodeEnvelope(t *testing.T) {
 func TestDecodeEnvelopeMalformed(t *testing.T) {
 	good := encode(2, "demo.echo", "_inbox.1", "me", []byte("hello"), 0)
 	for n := 0; n < len(good); n++ {
-		if _, err := decodeEnvelope(good[:n]); !errors.Is(err, ErrInvalid) {
+		m := Message{Subject: "untouched"}
+		if err := decodeEnvelope(good[:n], &m); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("truncated to %d bytes: err %v, want ErrInvalid", n, err)
+		}
+		if m.Subject != "untouched" || m.Kind != 0 || m.Data != nil || m.Blob != 0 {
+			t.Fatalf("truncated to %d bytes: message changed to %+v", n, m)
 		}
 	}
 	// Lengths whose sum overflows 32 bits must not wrap around.
@@ -75,7 +86,7 @@ func TestDecodeEnvelopeMalformed(t *testing.T) {
 	for _, off := range []int{4, 8, 12, 16} {
 		b := append([]byte(nil), huge...)
 		binary.LittleEndian.PutUint32(b[off:], 0xffffffff)
-		if _, err := decodeEnvelope(b); !errors.Is(err, ErrInvalid) {
+		if _, err := decode(b); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("length at %d = 2^32-1: err %v, want ErrInvalid", off, err)
 		}
 	}
@@ -83,7 +94,7 @@ func TestDecodeEnvelopeMalformed(t *testing.T) {
 
 func TestDecodeEnvelopeBorrowsAndInterns(t *testing.T) {
 	b := encode(2, "demo.intern", "_inbox.x.1", "sender", []byte("abc"), 0)
-	m, err := decodeEnvelope(b)
+	m, err := decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +112,7 @@ func TestDecodeEnvelopeBorrowsAndInterns(t *testing.T) {
 
 	// A subject seen before comes back as the very same string.
 	b = encode(0, "demo.intern", "", "sender", nil, 0)
-	m2, _ := decodeEnvelope(b)
+	m2, _ := decode(b)
 	if unsafe.StringData(m2.Subject) != unsafe.StringData(m.Subject) || unsafe.StringData(m2.From) != unsafe.StringData(m.From) {
 		t.Error("Subject/From not interned")
 	}
@@ -109,16 +120,28 @@ func TestDecodeEnvelopeBorrowsAndInterns(t *testing.T) {
 
 func TestDecodeEnvelopeAllocs(t *testing.T) {
 	b := encode(2, "demo.allocs", "_inbox.q.99", "client", bytes.Repeat([]byte("x"), 1000), 5)
-	if _, err := decodeEnvelope(b); err != nil { // first sight interns the strings
+	if _, err := decode(b); err != nil { // first sight interns the strings
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := decodeEnvelope(b); err != nil {
+		if _, err := decode(b); err != nil {
 			t.Fatal(err)
 		}
 	})
 	if allocs != 0 {
 		t.Fatalf("decoding a known subject allocates %.0f times, want 0", allocs)
+	}
+}
+
+func TestDecodeAlternatingSubjects(t *testing.T) {
+	// The one-entry caches must never hand back the previous message's strings.
+	subjects := []string{"a.b", "a.c", "a.c", "a.b", "x", "a.b", "a.bb", "a.b"}
+	froms := []string{"p", "q", "", "q", "q", "p", "", "pp"}
+	for i, subj := range subjects {
+		m, err := decode(encode(0, subj, "", froms[i], nil, 0))
+		if err != nil || m.Subject != subj || m.From != froms[i] {
+			t.Fatalf("message %d: Subject %q From %q (%v), want %q %q", i, m.Subject, m.From, err, subj, froms[i])
+		}
 	}
 }
 
@@ -139,7 +162,7 @@ func TestInternBounded(t *testing.T) {
 
 func TestMessageClone(t *testing.T) {
 	b := encode(2, "demo.echo", "_inbox.c.1", "me", []byte("data"), 7)
-	m, _ := decodeEnvelope(b)
+	m, _ := decode(b)
 	c := m.Clone()
 	for i := range b {
 		b[i] = 0

@@ -146,6 +146,13 @@ func (m Message) Respond(data []byte) error {
 // a message that does not fit. With the kernel's clock as its timer, Recv
 // also serves modules that have no clock capability as a sleep.
 func Recv(timeout time.Duration) (m Message, ok bool, err error) {
+	ok, err = recv(&m, timeout)
+	return m, ok, err
+}
+
+// recv is Recv filling *m, which Serve reuses: a Message is costly to copy
+// in Go's wasm code.
+func recv(m *Message, timeout time.Duration) (bool, error) {
 	ms := millis(timeout)
 	pace(false)
 	if len(recvBuf) > keepBuffer {
@@ -159,15 +166,17 @@ func Recv(timeout time.Duration) (m Message, ok bool, err error) {
 		switch {
 		case n > 0:
 			if int(n) > len(recvBuf) {
-				return Message{}, false, ErrInvalid
+				return false, ErrInvalid
 			}
-			m, err := decodeEnvelope(recvBuf[:n])
-			return m, err == nil, err
+			if err := decodeEnvelope(recvBuf[:n], m); err != nil {
+				return false, err
+			}
+			return true, nil
 		case n == 0:
 			pace(true) // idle: a good moment to let the runtime (and GC) run
-			return Message{}, false, nil
+			return false, nil
 		case n != codeBuffer:
-			return Message{}, false, errno(n)
+			return false, errno(n)
 		}
 		// ERR_BUFFER: the message is kept; recv_size says how big it is.
 		need := int(hostRecvSize())
@@ -175,7 +184,7 @@ func Recv(timeout time.Duration) (m Message, ok bool, err error) {
 		case need > len(recvBuf):
 			recvBuf = make([]byte, need)
 		case tries >= 3: // the kernel keeps saying it does not fit: give up
-			return Message{}, false, Errno(codeBuffer)
+			return false, Errno(codeBuffer)
 		}
 		// need <= len(recvBuf): the pending message changed meanwhile
 		// (dropped, or replaced by a smaller one); just try again.
@@ -187,8 +196,9 @@ func Recv(timeout time.Duration) (m Message, ok bool, err error) {
 // process is not connected to the bus). The message passed to handler is
 // valid only while handler runs (see [Message]).
 func Serve(handler func(Message)) error {
+	var m Message
 	for {
-		m, ok, err := Recv(-1)
+		ok, err := recv(&m, -1)
 		switch {
 		case err == ErrClosed:
 			return nil
