@@ -293,7 +293,7 @@ func (k *kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Proc
 		return nil, fmt.Errorf("spawn %s: %w: %w", name, api.ErrPermissionDenied, err)
 	}
 	for _, n := range caps.Notes {
-		k.log.Info("capability note", "process", name, "note", n)
+		k.log.Debug("capability note", "process", name, "note", n)
 	}
 	spec := engine.Spec{Name: name, Caps: caps, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
 	closers, err := bindStreams(m.manifest, opts.Streams, &spec)

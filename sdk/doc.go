@@ -24,13 +24,14 @@
 //
 // # Memory
 //
-// A Go guest blocked in a host call never lets the Go scheduler run, and a
-// garbage-collection cycle needs the scheduler to finish. The SDK therefore
-// allocates nothing per received message: [Recv] reuses one buffer (growing
-// it when a message does not fit), the Data and Reply of a [Message] borrow
-// that buffer until the next Recv, and Subject and From are interned. Recv
-// and [Request] also yield to the Go scheduler every few dozen calls and
-// after every timeout, so the garbage the module itself makes is collected.
+// A Go guest spends its life in host calls, where the Go scheduler does not
+// run, and the garbage collector's background work needs the scheduler. The
+// SDK therefore allocates nothing per received message: [Recv] reuses one
+// buffer (growing it when a message does not fit), the Data and Reply of a
+// [Message] borrow that buffer until the next Recv, and Subject and From
+// are interned. Recv and [Request] also yield to the Go scheduler every 256
+// calls and after every timeout, so the garbage the module itself makes is
+// collected.
 //
 // # Concurrency
 //

@@ -85,11 +85,24 @@ func decodeEnvelope(b []byte, m *Message) error {
 	m.Kind = Kind(le.Uint32(b[0:]))
 	m.Blob = Blob(le.Uint64(b[20:]))
 	p := uint64(envelopeHeader)
-	m.Subject = lastSubject.intern(b[p : p+ls])
+	// Subject and From are most often those of the previous message: a
+	// byte comparison here is far cheaper than a call (let alone a map
+	// lookup) in Go's wasm code.
+	if sb := b[p : p+ls]; string(sb) == lastSubject {
+		m.Subject = lastSubject
+	} else {
+		m.Subject = intern(sb)
+		lastSubject = m.Subject
+	}
 	p += ls
 	m.Reply = borrow(b[p : p+lr])
 	p += lr
-	m.From = lastFrom.intern(b[p : p+lf])
+	if fb := b[p : p+lf]; string(fb) == lastFrom {
+		m.From = lastFrom
+	} else {
+		m.From = intern(fb)
+		lastFrom = m.From
+	}
 	p += lf
 	m.Data = b[p : p+ld : p+ld]
 	return nil
@@ -122,17 +135,6 @@ func intern(b []byte) string {
 	return s
 }
 
-// last remembers the string a field had in the previous message: comparing
-// bytes is far cheaper than a map lookup in Go's wasm code, and a process
-// mostly sees the same subject and sender again and again.
-type last struct{ s string }
-
-var lastSubject, lastFrom last
-
-func (l *last) intern(b []byte) string {
-	if string(b) == l.s { // no allocation: compared in place
-		return l.s
-	}
-	l.s = intern(b)
-	return l.s
-}
+// lastSubject and lastFrom are the interned Subject and From of the
+// previous message.
+var lastSubject, lastFrom string

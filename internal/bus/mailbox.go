@@ -378,9 +378,11 @@ func (mb *Mailbox) Bytes() int {
 	return mb.bytes
 }
 
-// Stats returns how many messages were accepted (in), received (out) and
-// dropped: refused when full, evicted by DropOldest, timed out under
-// Block, or discarded by Close. in == out + dropped(evicted, discarded) + Len.
+// Stats returns how many messages were accepted into the queue (in),
+// received from it (out) and dropped. Dropped counts messages refused when
+// full (DropNewest, Block after its timeout, or too large for MaxBytes) —
+// these never count as in — plus accepted ones later evicted (DropOldest)
+// or discarded by Close. So in == out + Len + evicted + discarded.
 func (mb *Mailbox) Stats() (in, out, dropped uint64) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
