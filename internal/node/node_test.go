@@ -374,3 +374,26 @@ module = "echo"
 		t.Fatalf("echo during the flood: %q %v", got, err)
 	}
 }
+
+// TestPushModel: a reactor without _start is driven by the kernel calling its
+// orbital_on_message export once per message.
+func TestPushModel(t *testing.T) {
+	n := startNode(t, "[[process]]\nname = \"push\"\nmodule = \"pushecho\"\n")
+	checkFor(t, "push running", func() bool { p, _ := proc(n, "push"); return p.State == api.StateRunning })
+	for i := range 20 {
+		want := strings.Repeat(fmt.Sprint(i), 1+i*500) // up to ~10 KiB: grows its memory
+		if got, err := request(t, n, "demo.push", want); err != nil || got != want {
+			t.Fatalf("push request %d: %d bytes, err %v", i, len(got), err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range n.k.Processes() {
+		if p.State != api.StateExited {
+			t.Fatalf("push ended %s (%s), want a graceful exit", p.State, p.Reason)
+		}
+	}
+}
