@@ -156,6 +156,22 @@ type hostFn struct {
 	fn      func(ctx context.Context, i *Instance, mod wapi.Module, stack []uint64)
 }
 
+// strData makes a host function (name i32, name_len i32, data i32,
+// data_len i32) -> i32 that copies a string and bytes out of guest memory
+// and hands them to call.
+func strData(name string, call func(i *Instance, s string, data []byte) error) hostFn {
+	i32 := wapi.ValueTypeI32
+	return hostFn{name, []wapi.ValueType{i32, i32, i32, i32}, []wapi.ValueType{i32}, func(_ context.Context, i *Instance, mod wapi.Module, st []uint64) {
+		str, ok1 := guestString(mod, uint32(st[0]), uint32(st[1]))
+		data, ok2 := guestBytes(mod, uint32(st[2]), uint32(st[3]))
+		code := int32(ErrCodeInvalid)
+		if ok1 && ok2 {
+			code = errCode(call(i, str, data))
+		}
+		st[0] = uint64(uint32(code))
+	}}
+}
+
 // busFunctions are the orbital_v1 messaging imports. Each finds its process
 // through the call's context; a process without a Port gets ERR_DENIED.
 func busFunctions() []hostFn {
@@ -164,15 +180,9 @@ func busFunctions() []hostFn {
 	retErr := func(stack []uint64, err error) { ret(stack, errCode(err)) }
 	ret64 := func(stack []uint64, code int32) { stack[0] = uint64(int64(code)) }
 	return []hostFn{
-		{"publish", []wapi.ValueType{i32, i32, i32, i32}, []wapi.ValueType{i32}, func(_ context.Context, i *Instance, mod wapi.Module, s []uint64) {
-			subj, ok1 := guestString(mod, uint32(s[0]), uint32(s[1]))
-			data, ok2 := guestBytes(mod, uint32(s[2]), uint32(s[3]))
-			if !ok1 || !ok2 {
-				ret(s, ErrCodeInvalid)
-				return
-			}
-			retErr(s, i.port.Publish(subj, data))
-		}},
+		strData("publish", func(i *Instance, subj string, data []byte) error { return i.port.Publish(subj, data) }),
+		strData("send", func(i *Instance, to string, data []byte) error { return i.port.Send(to, data) }),
+		strData("reply", func(i *Instance, to string, data []byte) error { return i.port.Reply(to, data) }),
 		{"subscribe", []wapi.ValueType{i32, i32, i32, i32}, []wapi.ValueType{i32}, func(_ context.Context, i *Instance, mod wapi.Module, s []uint64) {
 			pat, ok1 := guestString(mod, uint32(s[0]), uint32(s[1]))
 			queue, ok2 := guestString(mod, uint32(s[2]), uint32(s[3]))
@@ -189,24 +199,6 @@ func busFunctions() []hostFn {
 		}},
 		{"unsubscribe", []wapi.ValueType{i32}, []wapi.ValueType{i32}, func(_ context.Context, i *Instance, _ wapi.Module, s []uint64) {
 			retErr(s, i.port.Unsubscribe(int32(s[0])))
-		}},
-		{"send", []wapi.ValueType{i32, i32, i32, i32}, []wapi.ValueType{i32}, func(_ context.Context, i *Instance, mod wapi.Module, s []uint64) {
-			to, ok1 := guestString(mod, uint32(s[0]), uint32(s[1]))
-			data, ok2 := guestBytes(mod, uint32(s[2]), uint32(s[3]))
-			if !ok1 || !ok2 {
-				ret(s, ErrCodeInvalid)
-				return
-			}
-			retErr(s, i.port.Send(to, data))
-		}},
-		{"reply", []wapi.ValueType{i32, i32, i32, i32}, []wapi.ValueType{i32}, func(_ context.Context, i *Instance, mod wapi.Module, s []uint64) {
-			to, ok1 := guestString(mod, uint32(s[0]), uint32(s[1]))
-			data, ok2 := guestBytes(mod, uint32(s[2]), uint32(s[3]))
-			if !ok1 || !ok2 {
-				ret(s, ErrCodeInvalid)
-				return
-			}
-			retErr(s, i.port.Reply(to, data))
 		}},
 		{"request", []wapi.ValueType{i32, i32, i32, i32, i32, i32, i32}, []wapi.ValueType{i32}, func(ctx context.Context, i *Instance, mod wapi.Module, s []uint64) {
 			subj, ok1 := guestString(mod, uint32(s[0]), uint32(s[1]))
