@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Quota bounds the bytes of live blobs one owner (a process) holds. It is
@@ -88,7 +89,10 @@ type Blob struct {
 	owner string
 	size  int
 	refs  atomic.Int64
-	data  atomic.Pointer[[]byte] // nil once freed
+	// data points at the first byte (size bytes); nil once freed, so the
+	// bytes can be collected even if a stale *Blob lingers. A pointer, not
+	// a slice, so that New makes one allocation, not two.
+	data  atomic.Pointer[byte]
 	quota *Quota
 	store *BlobStore
 }
@@ -105,7 +109,7 @@ func (s *BlobStore) New(owner string, data []byte, quota *Quota) (*Blob, error) 
 	}
 	b := &Blob{owner: owner, size: len(data), quota: quota, store: s}
 	b.refs.Store(1)
-	b.data.Store(&data)
+	b.data.Store(unsafe.SliceData(data))
 	s.mu.Lock()
 	s.next++
 	b.id = s.next
@@ -150,7 +154,7 @@ func (b *Blob) Refs() int64 { return b.refs.Load() }
 // that.
 func (b *Blob) Bytes() []byte {
 	if p := b.data.Load(); p != nil {
-		return *p
+		return unsafe.Slice(p, b.size) // len = cap = size
 	}
 	return nil
 }
@@ -159,20 +163,20 @@ func (b *Blob) Bytes() []byte {
 // fewer than len(p) bytes remain). It fails with ErrClosed after the blob
 // is freed.
 func (b *Blob) ReadAt(p []byte, off int64) (int, error) {
-	d := b.data.Load()
-	if d == nil {
+	if b.refs.Load() <= 0 {
 		return 0, fmt.Errorf("blob %d: %w", b.id, ErrClosed)
 	}
+	d := b.Bytes()
 	if off < 0 {
 		return 0, fmt.Errorf("%w: blob %d: negative offset", ErrInvalid, b.id)
 	}
-	if off >= int64(len(*d)) {
+	if off >= int64(len(d)) {
 		if len(p) == 0 {
 			return 0, nil
 		}
 		return 0, io.EOF
 	}
-	n := copy(p, (*d)[off:])
+	n := copy(p, d[off:])
 	if n < len(p) {
 		return n, io.EOF
 	}

@@ -84,6 +84,7 @@ const (
 	EventDropped
 )
 
+// String names the kind ("denied", "dropped").
 func (k EventKind) String() string {
 	switch k {
 	case EventDenied:
@@ -96,6 +97,7 @@ func (k EventKind) String() string {
 
 // Event is a notable thing that happened on the bus.
 type Event struct {
+	// Kind says what happened.
 	Kind EventKind
 	// Op is the operation: "publish", "subscribe", "send", "request",
 	// "reply" or "deliver" (for drops).
@@ -118,11 +120,12 @@ type Bus struct {
 	maxTracked int
 	events     func(Event)
 
-	// mu guards the endpoint tables.
-	mu      sync.RWMutex
-	byName  map[string]*Endpoint
-	byID    map[uint64]*Endpoint
-	byInbox map[string]*Endpoint
+	// mu serializes changes to the endpoint tables (which have their own
+	// per-shard locks for readers: Send, Reply, Lookup).
+	mu      sync.Mutex
+	byName  *table[string]
+	byID    *table[uint64]
+	byInbox *table[string] // inbox token → endpoint
 
 	// subMu guards the subscription trie, every Endpoint.subs and nsubs.
 	subMu sync.RWMutex
@@ -146,8 +149,11 @@ type subjectCounters struct {
 	published, delivered, dropped, unrouted, denied atomic.Uint64
 }
 
+// directCounters: sends and deliveries are counted per sending endpoint
+// (no shared cache line on the send path) and summed by Stats; these hold
+// the totals of unregistered endpoints and the rare outcomes.
 type directCounters struct {
-	sent, delivered, dropped, denied atomic.Uint64
+	retiredSent, retiredOK, dropped, denied atomic.Uint64
 }
 
 // New returns an empty bus.
@@ -157,10 +163,10 @@ func New(o Options) *Bus {
 		maxSubs:    o.MaxSubscriptions,
 		maxTracked: o.MaxTrackedSubjects,
 		events:     o.Events,
-		byName:     make(map[string]*Endpoint),
-		byID:       make(map[uint64]*Endpoint),
-		byInbox:    make(map[string]*Endpoint),
 		subjects:   make(map[string]*subjectCounters),
+		byName:     newTable[string](),
+		byID:       newTable[uint64](),
+		byInbox:    newTable[string](),
 	}
 	if b.maxMsg <= 0 {
 		b.maxMsg = DefaultMaxMessageSize
@@ -201,17 +207,16 @@ func (b *Bus) Register(name string, id uint64, perms Permissions, mb *Mailbox) (
 	var tok [8]byte
 	_, _ = rand.Read(tok[:]) // never fails (crypto/rand panics instead since Go 1.24)
 	e := &Endpoint{
-		bus:     b,
-		name:    name,
-		id:      id,
-		perms:   perms,
-		c:       c,
-		mb:      mb,
-		maxMsg:  b.maxMsg,
-		token:   hex.EncodeToString(tok[:]),
-		done:    make(chan struct{}),
-		subs:    make(map[uint64]*Subscription),
-		pending: make(map[uint64]*call),
+		bus:    b,
+		name:   name,
+		id:     id,
+		perms:  perms,
+		c:      c,
+		mb:     mb,
+		maxMsg: b.maxMsg,
+		token:  hex.EncodeToString(tok[:]),
+		done:   make(chan struct{}),
+		subs:   make(map[uint64]*Subscription),
 	}
 	e.perms.c = c
 	if c.maxMessage > 0 && c.maxMessage < e.maxMsg {
@@ -220,15 +225,15 @@ func (b *Bus) Register(name string, id uint64, perms Permissions, mb *Mailbox) (
 	e.inbox = InboxPrefix + e.token + "."
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, ok := b.byName[name]; ok {
+	if b.byName.load(name) != nil {
 		return nil, fmt.Errorf("%w: name %q", ErrExists, name)
 	}
-	if _, ok := b.byID[id]; ok {
+	if b.byID.load(id) != nil {
 		return nil, fmt.Errorf("%w: id %d", ErrExists, id)
 	}
-	b.byName[name] = e
-	b.byID[id] = e
-	b.byInbox[e.token] = e
+	b.byName.store(name, e)
+	b.byID.store(id, e)
+	b.byInbox.store(e.token, e)
 	return e, nil
 }
 
@@ -243,14 +248,19 @@ func (b *Bus) Unregister(e *Endpoint) {
 	}
 	close(e.done)
 	b.mu.Lock()
-	if b.byName[e.name] == e {
-		delete(b.byName, e.name)
-	}
-	if b.byID[e.id] == e {
-		delete(b.byID, e.id)
-	}
-	delete(b.byInbox, e.token)
+	b.byName.remove(e.name, e)
+	b.byID.remove(e.id, e)
+	b.byInbox.remove(e.token, e)
+	b.direct.retiredSent.Add(e.sent.Load())
+	b.direct.retiredOK.Add(e.sentOK.Load())
 	b.mu.Unlock()
+
+	e.pendMu.Lock()
+	for _, c := range e.pending.takeAll() {
+		c.err = ErrClosed
+		c.ch <- Message{}
+	}
+	e.pendMu.Unlock()
 
 	b.subMu.Lock()
 	for id, s := range e.subs {
@@ -265,18 +275,17 @@ func (b *Bus) Unregister(e *Endpoint) {
 
 // Lookup finds a registered endpoint by name or by "#<id>".
 func (b *Bus) Lookup(to string) (*Endpoint, bool) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
+	var e *Endpoint
 	if strings.HasPrefix(to, "#") {
 		id, err := strconv.ParseUint(to[1:], 10, 64)
 		if err != nil {
 			return nil, false
 		}
-		e, ok := b.byID[id]
-		return e, ok
+		e = b.byID.load(id)
+	} else {
+		e = b.byName.load(to)
 	}
-	e, ok := b.byName[to]
-	return e, ok
+	return e, e != nil
 }
 
 // PublishSys publishes a kernel event. subject must be a valid subject
@@ -487,6 +496,7 @@ const (
 
 // SubjectStats counts the traffic on one subject.
 type SubjectStats struct {
+	// Subject is the subject, or InboxSubjects / OtherSubjects.
 	Subject string
 	// Published counts accepted publishes (and requests, and replies).
 	Published uint64
@@ -502,13 +512,16 @@ type SubjectStats struct {
 
 // DirectStats counts Endpoint.Send traffic.
 type DirectStats struct {
-	Sent, Delivered, Dropped, Denied uint64
+	Sent      uint64 // sends that passed the checks
+	Delivered uint64 // of those, queued in the receiver's mailbox
+	Dropped   uint64 // refused by, or evicted from, a full mailbox
+	Denied    uint64 // refused by SendTo permissions or a reserved label
 }
 
 // EndpointStats counts one endpoint's traffic.
 type EndpointStats struct {
-	Name string
-	ID   uint64
+	Name string // the endpoint's name
+	ID   uint64 // the ID it was registered with
 	// Out counts messages the endpoint published, sent, requested or replied.
 	Out uint64
 	// In counts messages queued in its mailbox plus replies it received.
@@ -539,14 +552,11 @@ func (b *Bus) Stats() Stats {
 	}
 	sort.Slice(st.Subjects, func(i, j int) bool { return st.Subjects[i].Subject < st.Subjects[j].Subject })
 
-	b.mu.RLock()
-	eps := make([]*Endpoint, 0, len(b.byName))
-	for _, e := range b.byName {
-		eps = append(eps, e)
-	}
-	b.mu.RUnlock()
-	for _, e := range eps {
+	sent, ok := b.direct.retiredSent.Load(), b.direct.retiredOK.Load()
+	for _, e := range b.byName.all() {
 		st.Endpoints = append(st.Endpoints, e.Stats())
+		sent += e.sent.Load()
+		ok += e.sentOK.Load()
 	}
 	sort.Slice(st.Endpoints, func(i, j int) bool { return st.Endpoints[i].Name < st.Endpoints[j].Name })
 
@@ -555,8 +565,8 @@ func (b *Bus) Stats() Stats {
 	b.subMu.RUnlock()
 	st.Denied = b.denied.Load()
 	st.Direct = DirectStats{
-		Sent:      b.direct.sent.Load(),
-		Delivered: b.direct.delivered.Load(),
+		Sent:      sent,
+		Delivered: ok,
 		Dropped:   b.direct.dropped.Load(),
 		Denied:    b.direct.denied.Load(),
 	}

@@ -242,8 +242,8 @@ func TestRequestReply(t *testing.T) {
 	if st := req.Stats(); st.In != 33 || st.Out != 33 {
 		t.Errorf("requester stats %+v", st)
 	}
-	if len(req.pending) != 0 {
-		t.Errorf("%d pending calls left", len(req.pending))
+	if req.pending.len() != 0 {
+		t.Errorf("%d pending calls left", req.pending.len())
 	}
 }
 
@@ -268,8 +268,8 @@ func TestRequestNoResponders(t *testing.T) {
 	if _, err := req.Request(context.Background(), "busy", nil); !errors.Is(err, ErrFull) || !errors.Is(err, api.ErrLimit) {
 		t.Fatalf("err = %v, want ErrFull", err)
 	}
-	if len(req.pending) != 0 {
-		t.Errorf("%d pending calls left", len(req.pending))
+	if req.pending.len() != 0 {
+		t.Errorf("%d pending calls left", req.pending.len())
 	}
 }
 
@@ -601,7 +601,7 @@ func TestMaxMessageSize(t *testing.T) {
 			if tt.ok && err != nil {
 				t.Errorf("%s %d bytes: %v", tt.e.Name(), tt.size, err)
 			}
-			if !tt.ok && (!errors.Is(err, ErrTooLarge) || !errors.Is(err, api.ErrLimit)) {
+			if !tt.ok && (!errors.Is(err, ErrTooLarge) || !errors.Is(err, api.ErrTooLarge) || !errors.Is(err, api.ErrLimit)) {
 				t.Errorf("%s %d bytes: err = %v, want ErrTooLarge", tt.e.Name(), tt.size, err)
 			}
 		}
@@ -620,7 +620,7 @@ func TestMaxMessageSize(t *testing.T) {
 func TestRegisterAndUnregister(t *testing.T) {
 	b, _ := newTestBus(t, Options{MaxSubscriptions: 3})
 	e := register(t, b, "e", 1, AllowAll, MailboxConfig{})
-	if _, err := b.Register("e", 2, AllowAll, nil); !errors.Is(err, ErrExists) {
+	if _, err := b.Register("e", 2, AllowAll, nil); !errors.Is(err, ErrExists) || !errors.Is(err, api.ErrExists) {
 		t.Errorf("duplicate name: %v", err)
 	}
 	if _, err := b.Register("f", 1, AllowAll, nil); !errors.Is(err, ErrExists) {
@@ -823,5 +823,34 @@ func TestConcurrentChurn(t *testing.T) {
 		if s.Delivered+s.Dropped < s.Published-s.Unrouted {
 			t.Errorf("%s: delivered %d + dropped %d < routed publishes %d", s.Subject, s.Delivered, s.Dropped, s.Published-s.Unrouted)
 		}
+	}
+}
+
+func TestPendingCalls(t *testing.T) {
+	var p pendingCalls
+	calls := make([]*call, 40)
+	for i := range calls {
+		calls[i] = &call{}
+		p.add(uint64(i+1), calls[i])
+	}
+	if p.len() != 40 || p.many == nil {
+		t.Fatalf("len %d, map %v", p.len(), p.many != nil)
+	}
+	for _, i := range []int{7, 0, 39, 20} {
+		if c := p.take(uint64(i + 1)); c != calls[i] {
+			t.Fatalf("take %d", i+1)
+		}
+		if p.take(uint64(i+1)) != nil {
+			t.Fatalf("took %d twice", i+1)
+		}
+	}
+	if got := len(p.takeAll()); got != 36 || p.len() != 0 {
+		t.Fatalf("takeAll %d, left %d", got, p.len())
+	}
+	for i := range 5 {
+		p.add(uint64(i), calls[i])
+	}
+	if p.many != nil || p.take(3) != calls[3] || p.take(3) != nil || p.len() != 4 {
+		t.Fatal("small set")
 	}
 }

@@ -44,15 +44,22 @@
 // route. Each endpoint also remembers the route of the last subject it
 // published to, after its permission check passed, so the steady-state
 // publish path is: one atomic load and string compare, a size check, one
-// mailbox push per receiver and three atomic counter adds — no allocation,
-// no bus-wide lock.
+// mailbox push per receiver and three atomic counter adds (the subject's
+// published and delivered counts, the endpoint's out count) — no
+// allocation, no bus-wide lock. Direct sends count per sending endpoint
+// and Stats sums them, so the send path shares no counter either.
 //
-// Mailboxes: a power-of-two ring of Message values, grown on demand up to
-// Capacity, under one sync.Mutex per mailbox. The consumer sleeps on a
-// 1-slot notify channel that a push fills only on the empty→non-empty
-// transition, so a busy consumer drains without wake-ups. Blocked
-// publishers (Block policy) wait on a 1-slot "space" channel with a pooled
-// timer; each pop, and each push that leaves room, passes the wake-up on.
+// Mailboxes: a FIFO of 16-message chunks (pooled, released as soon as
+// they are read, so an empty mailbox holds none) under one sync.Mutex per
+// mailbox. The consumer sleeps on a 1-slot notify channel that a push fills
+// only on the empty→non-empty transition, so a busy consumer drains
+// without wake-ups. Blocked publishers (Block policy) wait on a 1-slot
+// "space" channel with a pooled timer; each pop, and each push that leaves
+// room, passes the wake-up on.
+//
+// Endpoint tables (by name, by ID, by inbox token) are 64-way sharded maps
+// with a read-write lock per shard: Send and Reply look up their target
+// without a bus-wide lock or boxing the key.
 //
 // Requests: each endpoint has a random 64-bit token; a request's reply
 // subject is "_inbox.<token>.<n>" and the pending call (a pooled 1-slot
@@ -68,17 +75,17 @@
 //
 // # Locks
 //
-// Lock order, outermost first (a goroutine holds at most the locks of one
-// line at once, in this order):
+// Every lock is held briefly and only these nestings exist (outer → inner);
+// any other lock is a leaf, never held while acquiring another:
 //
-//	Bus.mu (endpoint tables)              — leaf: nothing acquired under it
-//	Bus.subMu (trie, subscriptions)       — leaf
-//	Bus.statsMu (subject table)           — leaf
-//	Endpoint.pendMu (pending requests)    — leaf
-//	Mailbox.mu → BlobStore.mu             — a DropOldest eviction releases
-//	                                        the evicted blob under Mailbox.mu
+//	Bus.mu (Register/Unregister)  → a table shard's lock (endpoint lookups)
+//	Mailbox.mu                    → BlobStore.mu (a DropOldest eviction
+//	                                releases the evicted message's blob)
 //
-// No lock is held while pushing into a mailbox from the bus, while waiting
-// under the Block policy, or while calling Options.Events, so a slow or
-// blocked receiver never stalls routing for others.
+// Leaves: Bus.subMu (trie, subscriptions), Bus.statsMu (subject table),
+// Endpoint.pendMu (pending requests), BlobStore.mu. No lock is held while
+// pushing into a mailbox from the bus, while a publisher waits under the
+// Block policy, or while calling Options.Events, so a slow or blocked
+// receiver never stalls routing for others, and an Events callback may
+// call back into the bus.
 package bus

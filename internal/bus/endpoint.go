@@ -27,6 +27,7 @@ type Endpoint struct {
 	done   chan struct{}
 
 	out, denied, dropped, replies atomic.Uint64
+	sent, sentOK                  atomic.Uint64 // direct sends (see directCounters)
 
 	// last is the route of the subject this endpoint published to most
 	// recently, cached only after its permission check passed.
@@ -37,7 +38,7 @@ type Endpoint struct {
 	subSeq uint64
 
 	pendMu  sync.Mutex
-	pending map[uint64]*call
+	pending pendingCalls
 	reqSeq  uint64
 }
 
@@ -310,7 +311,7 @@ func (e *Endpoint) Send(to string, msg Message) error {
 	}
 	msg.From, msg.Direct = e.name, true
 	e.out.Add(1)
-	b.direct.sent.Add(1)
+	e.sent.Add(1)
 	if msg.Blob != nil && !msg.Blob.tryRetain() {
 		return fmt.Errorf("bus: blob %d: %w", msg.Blob.ID(), ErrClosed)
 	}
@@ -332,12 +333,18 @@ func (e *Endpoint) Send(to string, msg Message) error {
 		}
 		return fmt.Errorf("%w: %q", ErrNoEndpoint, to)
 	}
-	b.direct.delivered.Add(1)
+	e.sentOK.Add(1)
 	return nil
 }
 
-// call is one outstanding request.
-type call struct{ ch chan Message }
+// call is one outstanding request. Whoever removes it from the pending
+// map (a reply, Unregister, or the requester giving up) owns it: a reply
+// or Unregister then sends exactly one value on ch (err set first by
+// Unregister).
+type call struct {
+	ch  chan Message
+	err error
+}
 
 var callPool = sync.Pool{New: func() any { return &call{ch: make(chan Message, 1)} }}
 
@@ -364,13 +371,19 @@ func (e *Endpoint) RequestMsg(ctx context.Context, subject string, msg Message) 
 	}
 	c := callPool.Get().(*call)
 	e.pendMu.Lock()
+	if e.closed.Load() { // Unregister drains pending under pendMu after closing
+		e.pendMu.Unlock()
+		callPool.Put(c)
+		return Message{}, fmt.Errorf("bus: %q request: %w", e.name, ErrClosed)
+	}
 	e.reqSeq++
 	n := e.reqSeq
-	e.pending[n] = c
+	e.pending.add(n, c)
 	e.pendMu.Unlock()
 
 	msg.Subject, msg.From, msg.Direct = subject, e.name, false
-	msg.Reply = e.inbox + strconv.FormatUint(n, 36)
+	var buf [64]byte
+	msg.Reply = string(strconv.AppendUint(append(buf[:0], e.inbox...), n, 36))
 	e.out.Add(1)
 	targets, delivered := e.bus.deliver(r, &msg)
 	if delivered == 0 {
@@ -380,28 +393,39 @@ func (e *Endpoint) RequestMsg(ctx context.Context, subject string, msg Message) 
 		}
 		err = fmt.Errorf("%w: request %q", err, subject)
 	} else {
+		// Unregister completes pending calls, so only ctx needs watching;
+		// without one a plain receive is much cheaper than a select.
+		if done := ctx.Done(); done == nil {
+			return e.finish(c, subject, <-c.ch)
+		}
 		select {
 		case m := <-c.ch:
-			callPool.Put(c)
-			return m, nil
+			return e.finish(c, subject, m)
 		case <-ctx.Done():
 			err = fmt.Errorf("bus: request %q: %w", subject, ctx.Err())
-		case <-e.done:
-			err = fmt.Errorf("bus: request %q: %w", subject, ErrClosed)
 		}
 	}
 	e.pendMu.Lock()
-	_, waiting := e.pending[n]
-	delete(e.pending, n)
+	waiting := e.pending.take(n) != nil
 	e.pendMu.Unlock()
 	if !waiting {
-		// A reply claimed the call just before we gave up: take it.
-		m := <-c.ch
-		callPool.Put(c)
-		return m, nil
+		// A reply (or Unregister) claimed the call just before we gave
+		// up: take its answer.
+		return e.finish(c, subject, <-c.ch)
 	}
 	callPool.Put(c)
 	return Message{}, err
+}
+
+// finish recycles c after its answer m arrived.
+func (e *Endpoint) finish(c *call, subject string, m Message) (Message, error) {
+	err := c.err
+	c.err = nil
+	callPool.Put(c)
+	if err != nil {
+		return Message{}, fmt.Errorf("bus: request %q: %w", subject, err)
+	}
+	return m, nil
 }
 
 // Reply answers req with data; see ReplyMsg.
@@ -435,17 +459,14 @@ func (e *Endpoint) ReplyMsg(req Message, msg Message) error {
 	rest := subj[len(InboxPrefix):]
 	tok, num, _ := strings.Cut(rest, ".")
 	n, perr := strconv.ParseUint(num, 36, 64)
-	b.mu.RLock()
-	t := b.byInbox[tok]
-	b.mu.RUnlock()
+	t := b.byInbox.load(tok)
 	if msg.Blob != nil && !msg.Blob.tryRetain() {
 		return fmt.Errorf("bus: blob %d: %w", msg.Blob.ID(), ErrClosed)
 	}
 	var c *call
 	if t != nil && perr == nil {
 		t.pendMu.Lock()
-		c = t.pending[n]
-		delete(t.pending, n)
+		c = t.pending.take(n)
 		t.pendMu.Unlock()
 	}
 	if c == nil {
@@ -462,4 +483,71 @@ func (e *Endpoint) ReplyMsg(req Message, msg Message) error {
 	b.inbox.delivered.Add(1)
 	c.ch <- msg // cap 1, and only the claimer of the call sends
 	return nil
+}
+
+// pendingCalls maps request numbers to calls. Almost every endpoint has
+// zero or one request outstanding (a guest blocks in request), so a short
+// slice searched linearly beats a map; past 16 entries a map takes over.
+type pendingCalls struct {
+	few  []pendingCall
+	many map[uint64]*call
+}
+
+type pendingCall struct {
+	n uint64
+	c *call
+}
+
+func (p *pendingCalls) add(n uint64, c *call) {
+	if p.many != nil {
+		p.many[n] = c
+		return
+	}
+	if len(p.few) < 16 {
+		p.few = append(p.few, pendingCall{n, c})
+		return
+	}
+	p.many = make(map[uint64]*call, 32)
+	for _, x := range p.few {
+		p.many[x.n] = x.c
+	}
+	p.few = nil
+	p.many[n] = c
+}
+
+// take removes and returns call n, or nil.
+func (p *pendingCalls) take(n uint64) *call {
+	if p.many != nil {
+		c := p.many[n]
+		delete(p.many, n)
+		if len(p.many) == 0 {
+			p.many = nil
+		}
+		return c
+	}
+	for i, x := range p.few {
+		if x.n == n {
+			last := len(p.few) - 1
+			p.few[i] = p.few[last]
+			p.few[last] = pendingCall{}
+			p.few = p.few[:last]
+			return x.c
+		}
+	}
+	return nil
+}
+
+func (p *pendingCalls) len() int { return len(p.few) + len(p.many) }
+
+// takeAll removes and returns every call.
+func (p *pendingCalls) takeAll() []*call {
+	var out []*call
+	for _, x := range p.few {
+		out = append(out, x.c)
+	}
+	for _, c := range p.many {
+		out = append(out, c)
+	}
+	p.few, p.many = nil, nil
+	return out
 }

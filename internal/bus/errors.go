@@ -1,23 +1,22 @@
 package bus
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/orbitalfoundation/orbital/api"
 )
 
 // Errors returned by the bus. Each wraps the api class a caller branches on
-// (api.ErrPermissionDenied, api.ErrLimit, api.ErrNotFound, api.ErrClosed)
-// where one fits; the finer sentinels below let the kernel map a failure to
-// its guest ABI code (docs/ABI.md) with errors.Is.
+// (the kernel maps classes to guest ABI codes, docs/ABI.md, and the control
+// API to HTTP statuses); the finer sentinels below let tests and callers
+// tell cases of one class apart with errors.Is.
 var (
 	// ErrDenied: the endpoint's permissions do not allow the operation, or
 	// the subject is reserved. Wraps api.ErrPermissionDenied.
 	ErrDenied = fmt.Errorf("bus: %w", api.ErrPermissionDenied)
 	// ErrTooLarge: the message data exceeds the node's or the endpoint's
-	// maximum message size. Wraps api.ErrLimit.
-	ErrTooLarge = fmt.Errorf("bus: message too large: %w", api.ErrLimit)
+	// maximum message size. Wraps api.ErrTooLarge and api.ErrLimit.
+	ErrTooLarge = fmt.Errorf("bus: message %w: %w", api.ErrTooLarge, api.ErrLimit)
 	// ErrFull: the receiver's mailbox was full and the message was dropped
 	// (or every responder of a request dropped it). Wraps api.ErrLimit.
 	ErrFull = fmt.Errorf("bus: mailbox full: %w", api.ErrLimit)
@@ -41,11 +40,10 @@ var (
 	// ErrQuota: a blob would exceed its owner's quota. Wraps api.ErrLimit.
 	ErrQuota = fmt.Errorf("bus: blob quota exceeded: %w", api.ErrLimit)
 
-	// ErrInvalid: a malformed subject, pattern or endpoint name. None of
-	// the api classes fits malformed input, so this one stands alone; the
-	// kernel maps it to ERR_INVALID.
-	ErrInvalid = errors.New("bus: invalid")
+	// ErrInvalid: a malformed subject, pattern, name or argument. Wraps
+	// api.ErrInvalid.
+	ErrInvalid = fmt.Errorf("bus: %w", api.ErrInvalid)
 	// ErrExists: Register was given a name or ID that is already taken.
-	// Stands alone for the same reason as ErrInvalid.
-	ErrExists = errors.New("bus: already registered")
+	// Wraps api.ErrExists.
+	ErrExists = fmt.Errorf("bus: name or id %w", api.ErrExists)
 )

@@ -19,7 +19,9 @@ const (
 	DropOldest
 	// Block makes the publisher wait for room, at most BlockTimeout, and
 	// then drops the new message like DropNewest. Only the publisher
-	// waits: other publishers and the kernel keep running.
+	// waits: other publishers and the kernel keep running. Endpoints that
+	// send to each other with full Block mailboxes can wait on each other;
+	// the timeout is what bounds such a cycle.
 	Block
 )
 
@@ -56,9 +58,8 @@ const (
 	// DefaultBlockTimeout is how long a Block mailbox makes a publisher
 	// wait when BlockTimeout is 0.
 	DefaultBlockTimeout = 100 * time.Millisecond
-	// shrinkSlots: a ring that empties while holding more slots than this
-	// is freed, so a past flood does not pin memory.
-	shrinkSlots = 4096
+	// chunkSize is the number of messages per queue chunk.
+	chunkSize = 16
 )
 
 // MailboxConfig configures a Mailbox.
@@ -78,8 +79,10 @@ type MailboxConfig struct {
 // Mailbox is a bounded multi-producer queue of messages with one consumer,
 // the endpoint's process. Publishers never wait on it except under the
 // Block policy, and then at most BlockTimeout. Memory is bounded by
-// Capacity slots (the ring grows on demand, so an idle mailbox costs almost
-// nothing) plus MaxBytes of queued Data.
+// Capacity message slots plus MaxBytes of queued Data. The queue is a
+// linked list of 16-message chunks shared through a pool: an empty mailbox
+// holds no chunk, so a past burst pins no memory and an idle mailbox costs
+// a few hundred bytes.
 //
 // Every message the mailbox drops or discards has its Blob released: a
 // queued message owns one reference to its blob, which passes to the
@@ -89,8 +92,11 @@ type MailboxConfig struct {
 // goroutine is safe but messages are then handed out in no useful order.
 type Mailbox struct {
 	mu       sync.Mutex
-	buf      []Message // ring; len is zero or a power of two
-	head, n  int
+	head     *chunk // oldest messages; nil when empty
+	tail     *chunk // where the next message goes
+	hi, ti   int    // next read index in head, next write index in tail
+	n        int
+	chunks   int
 	bytes    int
 	capacity int
 	maxBytes int
@@ -243,10 +249,18 @@ func (mb *Mailbox) push(m Message, try bool) pushResult {
 			return pushDropped
 		}
 	}
-	if mb.n == len(mb.buf) {
-		mb.grow()
+	if mb.tail == nil || mb.ti == chunkSize {
+		c := chunkPool.Get().(*chunk)
+		if mb.tail == nil {
+			mb.head, mb.hi = c, 0
+		} else {
+			mb.tail.next = c
+		}
+		mb.tail, mb.ti = c, 0
+		mb.chunks++
 	}
-	mb.buf[(mb.head+mb.n)&(len(mb.buf)-1)] = m
+	mb.tail.msgs[mb.ti] = m
+	mb.ti++
 	mb.n++
 	mb.bytes += size
 	mb.in++
@@ -271,31 +285,33 @@ func (mb *Mailbox) push(m Message, try bool) pushResult {
 	return res
 }
 
-func (mb *Mailbox) grow() {
-	size := 8
-	if len(mb.buf) > 0 {
-		size = 2 * len(mb.buf)
-	}
-	nb := make([]Message, size)
-	for i := 0; i < mb.n; i++ {
-		nb[i] = mb.buf[(mb.head+i)&(len(mb.buf)-1)]
-	}
-	mb.buf, mb.head = nb, 0
+// chunk is a piece of a mailbox queue. Pooled chunks are all zero: every
+// slot is cleared when it is read.
+type chunk struct {
+	msgs [chunkSize]Message
+	next *chunk
 }
+
+var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
 
 // pop removes the head; mb.mu is held and mb.n > 0.
 func (mb *Mailbox) pop() Message {
-	m := mb.buf[mb.head]
-	mb.buf[mb.head] = Message{}
-	mb.head = (mb.head + 1) & (len(mb.buf) - 1)
+	c := mb.head
+	m := c.msgs[mb.hi]
+	c.msgs[mb.hi] = Message{}
+	mb.hi++
 	mb.n--
 	mb.bytes -= len(m.Data)
 	mb.out++
-	if mb.n == 0 {
-		mb.head = 0
-		if len(mb.buf) > shrinkSlots {
-			mb.buf = nil
+	if mb.n == 0 || mb.hi == chunkSize {
+		if mb.n == 0 { // c is also the tail
+			mb.head, mb.tail, mb.hi, mb.ti = nil, nil, 0, 0
+		} else {
+			mb.head, mb.hi = c.next, 0
 		}
+		c.next = nil
+		chunkPool.Put(c)
+		mb.chunks--
 	}
 	if mb.waiters > 0 {
 		select {
@@ -320,13 +336,23 @@ func (mb *Mailbox) Recv(ctx context.Context) (Message, error) {
 		closed := mb.closed
 		mb.mu.Unlock()
 		if closed {
+			// Pass Close's wake-up on to any other receiver.
+			select {
+			case mb.notify <- struct{}{}:
+			default:
+			}
 			return Message{}, ErrClosed
 		}
-		select {
-		case <-mb.notify:
-		case <-mb.done:
-		case <-ctx.Done():
-			return Message{}, ctx.Err()
+		// Close also fills notify, so without a ctx to watch a plain
+		// channel receive suffices: much cheaper than a select.
+		if done := ctx.Done(); done == nil {
+			<-mb.notify
+		} else {
+			select {
+			case <-mb.notify:
+			case <-done:
+				return Message{}, ctx.Err()
+			}
 		}
 	}
 }
@@ -351,7 +377,7 @@ func (mb *Mailbox) Peek() (Message, bool) {
 	if mb.n == 0 {
 		return Message{}, false
 	}
-	return mb.buf[mb.head], true
+	return mb.head.msgs[mb.hi], true
 }
 
 // Ready returns a channel that has a value when a message may be waiting,
@@ -410,9 +436,12 @@ func (mb *Mailbox) Close() {
 			blobs = append(blobs, m.Blob)
 		}
 	}
-	mb.buf = nil
 	close(mb.done)
 	mb.mu.Unlock()
+	select { // wake a receiver blocked in Recv
+	case mb.notify <- struct{}{}:
+	default:
+	}
 	for _, b := range blobs {
 		b.Release()
 	}

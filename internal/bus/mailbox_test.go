@@ -195,25 +195,49 @@ func TestMailboxReadyAndPeek(t *testing.T) {
 	}
 }
 
-func TestMailboxGrowsAndShrinks(t *testing.T) {
-	mb := NewMailbox(MailboxConfig{Capacity: 3 * shrinkSlots})
-	if mb.buf != nil {
-		t.Fatal("idle mailbox allocated a ring")
+func TestMailboxMemory(t *testing.T) {
+	const capacity = 1000
+	mb := NewMailbox(MailboxConfig{Capacity: capacity})
+	if mb.chunks != 0 {
+		t.Fatal("idle mailbox holds a chunk")
 	}
-	for i := range 2 * shrinkSlots {
-		_ = mb.Push(msg(fmt.Sprint(i)))
-	}
-	if len(mb.buf) < 2*shrinkSlots || len(mb.buf) > 4*shrinkSlots {
-		t.Fatalf("ring of %d slots for %d messages", len(mb.buf), 2*shrinkSlots)
-	}
-	for i := range 2 * shrinkSlots {
-		m, ok := mb.TryRecv()
-		if !ok || string(m.Data) != fmt.Sprint(i) {
-			t.Fatalf("message %d: %q", i, m.Data)
+	for round := range 3 {
+		for i := range capacity + 10 {
+			_ = mb.Push(msg(fmt.Sprint(i)))
+		}
+		if want := (capacity + chunkSize - 1) / chunkSize; mb.chunks != want || mb.Len() != capacity {
+			t.Fatalf("round %d: %d chunks for %d messages, want %d", round, mb.chunks, mb.Len(), want)
+		}
+		for i := range capacity {
+			m, ok := mb.TryRecv()
+			if !ok || string(m.Data) != fmt.Sprint(i) {
+				t.Fatalf("message %d: %q", i, m.Data)
+			}
+		}
+		if mb.chunks != 0 || mb.head != nil || mb.tail != nil || mb.Bytes() != 0 {
+			t.Fatalf("drained mailbox keeps %d chunks, %d bytes", mb.chunks, mb.Bytes())
 		}
 	}
-	if mb.buf != nil {
-		t.Fatalf("drained mailbox kept %d slots", len(mb.buf))
+	// Interleaved push/pop crossing chunk boundaries keeps FIFO order.
+	next := 0
+	for i := range 10 * chunkSize {
+		_ = mb.Push(msg(fmt.Sprint(i)))
+		if i%3 != 0 {
+			m, _ := mb.TryRecv()
+			if string(m.Data) != fmt.Sprint(next) {
+				t.Fatalf("got %q, want %d", m.Data, next)
+			}
+			next++
+		}
+	}
+	for _, m := range drain(mb) {
+		if string(m.Data) != fmt.Sprint(next) {
+			t.Fatalf("got %q, want %d", m.Data, next)
+		}
+		next++
+	}
+	if next != 10*chunkSize || mb.chunks != 0 {
+		t.Fatalf("next %d, chunks %d", next, mb.chunks)
 	}
 }
 
@@ -314,8 +338,8 @@ func TestFlood(t *testing.T) {
 				}
 			}
 			mb := slow.Mailbox()
-			if maxLen > capacity || maxBytesSeen > maxBytes || mb.Len() > capacity || len(mb.buf) > capacity {
-				t.Errorf("bounds exceeded: max len %d, max bytes %d, ring %d", maxLen, maxBytesSeen, len(mb.buf))
+			if maxLen > capacity || maxBytesSeen > maxBytes || mb.Len() > capacity || mb.chunks > capacity/chunkSize+1 {
+				t.Errorf("bounds exceeded: max len %d, max bytes %d, %d chunks", maxLen, maxBytesSeen, mb.chunks)
 			}
 			in, out, dropped := mb.Stats()
 			var flood SubjectStats
@@ -345,4 +369,3 @@ func TestFlood(t *testing.T) {
 		})
 	}
 }
-

@@ -15,8 +15,8 @@ import (
 // "*.exited") never grants them, so "allow everything" does not silently
 // include kernel events. Deny patterns apply to them as usual.
 type Rules struct {
-	Allow []string
-	Deny  []string
+	Allow []string // patterns permitted (empty: nothing)
+	Deny  []string // patterns refused even if allowed
 }
 
 // Permits reports whether subject is allowed by r. Invalid patterns match

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/orbitalfoundation/orbital/api"
 )
 
 func TestValidSubject(t *testing.T) {
@@ -46,7 +48,7 @@ func TestValidSubject(t *testing.T) {
 		if (err == nil) != tt.ok {
 			t.Errorf("ValidSubject(%q) = %v, want ok=%v", tt.s, err, tt.ok)
 		}
-		if err != nil && !errors.Is(err, ErrInvalid) {
+		if err != nil && (!errors.Is(err, ErrInvalid) || !errors.Is(err, api.ErrInvalid)) {
 			t.Errorf("ValidSubject(%q) error %v does not wrap ErrInvalid", tt.s, err)
 		}
 	}
