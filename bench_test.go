@@ -3,7 +3,9 @@ package orbital_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,11 +152,33 @@ func BenchmarkSpawn(b *testing.B) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	rss0 := rssBytes()
+	b.ResetTimer()
 	ps := spawnPongs(b, k, pong, b.N)
 	b.StopTimer()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "spawns/s")
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N), "heap-B/idle-proc")
+	b.ReportMetric(float64(after.StackInuse-before.StackInuse)/float64(b.N), "stack-B/idle-proc")
+	if rss0 > 0 {
+		b.ReportMetric(float64(rssBytes()-rss0)/float64(b.N), "rss-B/idle-proc")
+	}
 	runtime.KeepAlive(ps)
+}
+
+// rssBytes is the process's resident set size from /proc (0 elsewhere).
+func rssBytes() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &kb)
+			return kb * 1024
+		}
+	}
+	return 0
 }

@@ -86,6 +86,7 @@ type Subscription struct {
 	pattern string
 	queue   string
 	dead    atomic.Bool
+	idx     int // position in its trie node's list; guarded by Bus.subMu
 }
 
 // ID returns the subscription's number, unique within its endpoint (> 0).

@@ -52,12 +52,14 @@ func (n *node) insert(s *Subscription) {
 		p = rest
 	}
 	if s.queue == "" {
+		s.idx = len(n.plain)
 		n.plain = append(n.plain, s)
 		return
 	}
 	if n.queues == nil {
 		n.queues = make(map[string][]*Subscription)
 	}
+	s.idx = len(n.queues[s.queue])
 	n.queues[s.queue] = append(n.queues[s.queue], s)
 }
 
@@ -106,17 +108,29 @@ func (n *node) removeAt(s *Subscription, p string) (pruned bool) {
 	return true
 }
 
-// without returns list minus s, in a new slice: routes computed earlier may
-// still hold the old one.
+// without removes s from list in O(1): the last element takes its place.
+// Changing the list in place is safe because routes copy the node lists
+// they are built from (route.add), and the trie is only read or written
+// under b.subMu. Delivery order among plain subscribers is not promised.
 func without(list []*Subscription, s *Subscription) []*Subscription {
-	for i, x := range list {
-		if x == s {
-			out := make([]*Subscription, 0, len(list)-1)
-			out = append(out, list[:i]...)
-			return append(out, list[i+1:]...)
+	i := s.idx
+	if i >= len(list) || list[i] != s { // not where it should be: find it
+		i = -1
+		for j, x := range list {
+			if x == s {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			return list
 		}
 	}
-	return list
+	last := len(list) - 1
+	list[i] = list[last]
+	list[i].idx = i
+	list[last] = nil
+	return list[:last]
 }
 
 // route is the cached delivery list of one subject. It is immutable once
