@@ -95,7 +95,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'orbital help COMMAND' or 'orbital COMMAND --help' for a command's flags.")
-	fmt.Fprintln(w, "Data directory: $ORBITAL_HOME, default ~/.orbital (compiled-code cache).")
+	fmt.Fprintln(w, "Data directory: $ORBITAL_HOME, default ~/.orbital (compile cache; node.json of a running node).")
 }
 
 func cmdHelp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
