@@ -54,7 +54,7 @@ type Spec struct {
 	// Port connects the process to the bus; nil for a process without one.
 	Port *Port
 	// OnExit runs once the process has ended (after its instance and port
-	// are closed), e.g. to unregister it from the bus.
+	// are closed, before Done closes), e.g. to unregister it from the bus.
 	OnExit func(*Process)
 	Logger *slog.Logger
 }
@@ -137,10 +137,12 @@ func (p *Process) finish(ex engine.Exit) {
 	} else {
 		p.log.Warn("process ended", attrs...)
 	}
-	close(p.done)
+	// onExit (bus unregistration) runs before Done closes, so whoever waits
+	// on Done — a supervisor about to restart — finds the name free again.
 	if p.onExit != nil {
 		p.onExit(p)
 	}
+	close(p.done)
 }
 
 func (p *Process) setState(s api.State) {
