@@ -194,11 +194,14 @@ func ParseConfig(data []byte, source, dir, home string) (*Config, error) {
 			return nil, bad(key+".restart", "%q: want permanent, transient or temporary", p.Restart)
 		}
 		for _, d := range p.Dirs {
+			// Relative host directories are relative to the config file.
+			if host, rest, ok := strings.Cut(d, ":"); ok && host != "" && !filepath.IsAbs(host) {
+				d = abs(dir, host) + ":" + rest
+			}
 			g, err := capability.ParseDirFlag(d)
 			if err != nil {
 				return nil, bad(key+".dirs", "%v", err)
 			}
-			g.Host = abs(dir, g.Host)
 			pc.Grant.Dirs = append(pc.Grant.Dirs, g)
 		}
 		if p.Memory != "" {

@@ -1,0 +1,127 @@
+package node
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/supervisor"
+)
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+[node]
+control = "127.0.0.1:7777"
+module_path = ["${ORBITAL_HOME}/modules", "mods"]
+max_message = "64KiB"
+grace = "3s"
+max_running = 2
+[supervisor]
+strategy = "rest-for-one"
+max_restarts = 7
+within = "1m"
+[[process]]
+name = "a"
+module = "echo"
+restart = "transient"
+args = ["x"]
+env = { K = "V" }
+dirs = ["data:/data:ro"]
+clock = true
+memory = "1MiB"
+deadline = "250ms"
+open_files = 9
+[[process]]
+name = "b"
+module = "./b.wasm"
+`), "n.toml", "/cfg", "/home/o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Control != "127.0.0.1:7777" || cfg.MaxMessage != 64<<10 || cfg.Grace != 3*time.Second || cfg.MaxRunning != 2 {
+		t.Errorf("node: %+v", cfg)
+	}
+	if strings.Join(cfg.ModulePath, ",") != "/home/o/modules,/cfg/mods" {
+		t.Errorf("module path %v", cfg.ModulePath)
+	}
+	if cfg.Strategy != supervisor.RestForOne || cfg.MaxRestarts != 7 || cfg.Within != time.Minute {
+		t.Errorf("supervisor: %v %d %v", cfg.Strategy, cfg.MaxRestarts, cfg.Within)
+	}
+	a, b := cfg.Processes[0], cfg.Processes[1]
+	g := a.Grant
+	if a.Restart != supervisor.Transient || g.Args[0] != "x" || g.Env["K"] != "V" || !g.Clock || g.Random ||
+		g.Dirs[0].Host != "/cfg/data" || !g.Dirs[0].ReadOnly || g.Limits.MemoryPages != 16 || g.Limits.Deadline != 250*time.Millisecond || g.Limits.OpenFiles != 9 {
+		t.Errorf("process a: %+v", a)
+	}
+	if b.Module != "/cfg/b.wasm" || b.Restart != supervisor.Permanent {
+		t.Errorf("process b: %+v", b)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct{ name, toml, want string }{
+		{"bad toml", "[node\n", "n.toml"},
+		{"unknown key", "[node]\ncontrl = \"x\"\n", "unknown keys: node.contrl"},
+		{"remote control", "[node]\ncontrol = \"0.0.0.0:1\"\n", "not a loopback address"},
+		{"remote allowed", "[node]\ncontrol = \"0.0.0.0:1\"\nallow_remote = true\n[[process]]\n", "process[0].name"},
+		{"bad size", "[node]\nmax_message = \"lots\"\n", "node.max_message"},
+		{"bad grace", "[node]\ngrace = \"-1s\"\n", "node.grace"},
+		{"bad level", "[node]\nlog_level = \"loud\"\n", "node.log_level"},
+		{"bad strategy", "[supervisor]\nstrategy = \"all-for-none\"\n", "supervisor.strategy"},
+		{"negative budget", "[supervisor]\nmax_restarts = -1\n", "supervisor.max_restarts"},
+		{"no name", "[[process]]\nmodule = \"x\"\n", "process[0].name"},
+		{"bad name", "[[process]]\nname = \"a.b\"\nmodule = \"x\"\n", "process[0].name"},
+		{"duplicate", "[[process]]\nname = \"a\"\nmodule = \"x\"\n[[process]]\nname = \"a\"\nmodule = \"x\"\n", "used twice"},
+		{"no module", "[[process]]\nname = \"a\"\n", "process[0].module"},
+		{"bad restart", "[[process]]\nname = \"a\"\nmodule = \"x\"\nrestart = \"sometimes\"\n", "process[0].restart"},
+		{"bad dir", "[[process]]\nname = \"a\"\nmodule = \"x\"\ndirs = [\"nocolon\"]\n", "process[0].dirs"},
+		{"bad deadline", "[[process]]\nname = \"a\"\nmodule = \"x\"\ndeadline = \"soon\"\n", "process[0].deadline"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tc.toml), "n.toml", "/cfg", "/home")
+			if !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want ErrInvalid mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDemoConfigParses(t *testing.T) {
+	cfg, err := ParseConfig(DemoConfig, "demo", "/work", "/home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Processes) < 3 {
+		t.Fatalf("demo has %d processes", len(cfg.Processes))
+	}
+}
+
+// FuzzParseConfig: the node config parser never panics, and what it accepts
+// is internally consistent.
+func FuzzParseConfig(f *testing.F) {
+	f.Add(string(DemoConfig))
+	f.Add("[node]\ncontrol = \"127.0.0.1:0\"\n[[process]]\nname = \"a\"\nmodule = \"b\"\n")
+	f.Add("[supervisor]\nmax_restarts = 3\nwithin = \"1s\"\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		cfg, err := ParseConfig([]byte(s), "f.toml", "/d", "/h")
+		if err != nil {
+			if !errors.Is(err, api.ErrInvalid) {
+				t.Fatalf("error without class: %v", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, p := range cfg.Processes {
+			if p.Name == "" || p.Module == "" || seen[p.Name] {
+				t.Fatalf("accepted a bad process: %+v", p)
+			}
+			seen[p.Name] = true
+		}
+		if !cfg.AllowRemote && !loopback(cfg.Control) {
+			t.Fatalf("accepted a non-loopback control address %q", cfg.Control)
+		}
+	})
+}
