@@ -64,7 +64,7 @@ c_objs     = $(patsubst examples/%.c,$(OBJ)/%.o,$(wildcard examples/$(1)/*.c))
 BIN       := bin/orbital
 FUZZTIME  ?= 10s
 # Packages with fuzz targets, as "package:FuzzName".
-FUZZ_TARGETS := ./internal/bus:FuzzMatch ./internal/node:FuzzParseConfig ./internal/manifest:FuzzParse ./internal/manifest:FuzzPositions ./internal/engine:FuzzCompile ./internal/engine:FuzzCustomSection
+FUZZ_TARGETS := ./internal/bus:FuzzMatch ./internal/node:FuzzParseConfig ./internal/manifest:FuzzParse ./internal/manifest:FuzzPositions ./internal/engine:FuzzCompile ./internal/engine:FuzzCustomSection ./internal/engine:FuzzDecodeEnvelope
 
 ## deps: install the guest toolchains from apt (needs root; no-op when present)
 deps:
