@@ -91,7 +91,7 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case <-ctx.Done():
 		logger.Info("shutting down", "grace", cfg.Grace)
 	case <-n.Done():
-		logger.Error("supervisor gave up: restart budget spent; shutting down")
+		logger.Error("supervision tree ended unexpectedly; shutting down")
 		code = exitFailure
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Grace+5*time.Second)

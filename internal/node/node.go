@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -20,16 +19,18 @@ import (
 // Node is a running Orbital node: a kernel, its supervised processes and
 // the kernel's own bus endpoint (used by the control API).
 type Node struct {
-	cfg    *Config
-	k      orbital.Kernel
-	bus    *bus.Bus
-	sup    *supervisor.Supervisor
-	ctl    *bus.Endpoint // the control API's identity on the bus
-	log    *slog.Logger
-	events chan supervisor.Event
+	cfg  *Config
+	k    orbital.Kernel
+	bus  *bus.Bus
+	root *supervisor.Supervisor // holds the groups; never restarts them
+	ctl  *bus.Endpoint          // the control API's identity on the bus
+	log  *slog.Logger
 
-	mu    sync.Mutex
-	procs map[string]*orbital.Process // current incarnation per name
+	mu     sync.Mutex
+	procs  map[string]*orbital.Process       // current incarnation per name
+	groups map[string]*supervisor.Supervisor // the group supervising each process
+	gaveUp map[string]string                 // processes whose group gave up, with why
+	order  []string                          // process names in config order
 }
 
 // Start loads every configured module, starts the processes under a
@@ -40,7 +41,8 @@ func Start(ctx context.Context, cfg *Config, home string, log *slog.Logger) (*No
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, k: k, bus: orbital.BusOf(k), log: log, procs: map[string]*orbital.Process{}}
+	n := &Node{cfg: cfg, k: k, bus: orbital.BusOf(k), log: log, procs: map[string]*orbital.Process{},
+		groups: map[string]*supervisor.Supervisor{}, gaveUp: map[string]string{}}
 	fail := func(err error) (*Node, error) {
 		_ = k.Close(context.Background())
 		return nil, err
@@ -63,18 +65,49 @@ func Start(ctx context.Context, cfg *Config, home string, log *slog.Logger) (*No
 		}
 		mods[pc.Name] = m
 	}
-	n.sup = supervisor.New(context.Background(), supervisor.Config{
-		Strategy: cfg.Strategy, MaxRestarts: cfg.MaxRestarts, Within: cfg.Within,
-		Events: n.event,
-	})
-	for _, pc := range cfg.Processes {
-		spec := n.spec(pc, mods[pc.Name])
-		if err := n.sup.Add(spec); err != nil {
-			_ = n.sup.Shutdown(context.Background())
-			return fail(fmt.Errorf("start %s: %w", pc.Name, err))
+	// Supervision tree: a root that never restarts anything, holding
+	// groups that do. With one-for-one every process is its own group, so a
+	// process that spends its restart budget is given up and reported while
+	// the rest of the node keeps running. With one-for-all or rest-for-one
+	// the processes form one group, as the strategy needs them together.
+	n.root = supervisor.New(context.Background(), supervisor.Config{MaxRestarts: 1 << 30, Within: time.Hour})
+	var groups [][]ProcessConfig
+	if cfg.Strategy == supervisor.OneForOne {
+		for _, pc := range cfg.Processes {
+			groups = append(groups, []ProcessConfig{pc})
+		}
+	} else if len(cfg.Processes) > 0 {
+		groups = [][]ProcessConfig{cfg.Processes}
+	}
+	for _, g := range groups {
+		if err := n.startGroup(g, mods); err != nil {
+			_ = n.root.Shutdown(context.Background())
+			return fail(err)
 		}
 	}
 	return n, nil
+}
+
+// startGroup starts a supervisor for the processes of g under the root.
+func (n *Node) startGroup(g []ProcessConfig, mods map[string]*orbital.Module) error {
+	name := "group." + g[0].Name
+	return n.root.Add(supervisor.Spec{Name: name, Restart: supervisor.Temporary, Shutdown: n.cfg.Grace + time.Second,
+		Start: func(ctx context.Context) (supervisor.Child, error) {
+			sup := supervisor.New(ctx, supervisor.Config{
+				Strategy: n.cfg.Strategy, MaxRestarts: n.cfg.MaxRestarts, Within: n.cfg.Within, Events: n.event,
+			})
+			for _, pc := range g {
+				n.mu.Lock()
+				n.groups[pc.Name] = sup
+				n.order = append(n.order, pc.Name)
+				n.mu.Unlock()
+				if err := sup.Add(n.spec(pc, mods[pc.Name])); err != nil {
+					_ = sup.Shutdown(context.Background())
+					return nil, fmt.Errorf("start %s: %w", pc.Name, err)
+				}
+			}
+			return sup, nil
+		}})
 }
 
 func (n *Node) spec(pc ProcessConfig, m *orbital.Module) supervisor.Spec {
@@ -107,6 +140,11 @@ func (n *Node) event(ev supervisor.Event) {
 		lv = slog.LevelWarn
 	}
 	n.log.Log(context.Background(), lv, "process "+ev.Kind, attrs...)
+	if ev.Kind == supervisor.EventGaveUp {
+		n.mu.Lock()
+		n.gaveUp[ev.Child] = fmt.Sprintf("given up after %d restarts: %s", ev.Restarts, ev.Reason)
+		n.mu.Unlock()
+	}
 	data, _ := json.Marshal(map[string]any{"kind": ev.Kind, "process": ev.Child, "reason": ev.Reason, "restarts": ev.Restarts, "time": ev.Time})
 	name := ev.Child
 	if name == "" {
@@ -117,42 +155,105 @@ func (n *Node) event(ev supervisor.Event) {
 
 // Close stops every process (each gets the grace period), then the kernel.
 func (n *Node) Close(ctx context.Context) error {
-	err := n.sup.Shutdown(ctx)
+	err := n.root.Shutdown(ctx)
 	n.bus.Unregister(n.ctl)
 	return errors.Join(err, n.k.Close(ctx))
 }
 
-// Done is closed if the supervisor gives up (restart budget spent).
-func (n *Node) Done() <-chan struct{} { return n.sup.Done() }
+// Done is closed when the node's supervision tree has ended.
+func (n *Node) Done() <-chan struct{} { return n.root.Done() }
 
-// Processes lists the current incarnation of every supervised process, with
-// its restart count, followed by other live processes.
+// GaveUp lists the processes whose restart budget was spent, with why.
+func (n *Node) GaveUp() map[string]string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[string]string, len(n.gaveUp))
+	for k, v := range n.gaveUp {
+		out[k] = v
+	}
+	return out
+}
+
+// group returns the supervisor of a process, or an error naming it.
+func (n *Node) group(name string) (*supervisor.Supervisor, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	g, ok := n.groups[name]
+	if !ok {
+		return nil, fmt.Errorf("process %q: %w", name, api.ErrNotFound)
+	}
+	return g, nil
+}
+
+// Processes lists every configured process (its current or last
+// incarnation) with its restart count, in config order.
 func (n *Node) Processes() []api.ProcessInfo {
-	var out []api.ProcessInfo
-	for _, ci := range n.sup.Children() {
-		n.mu.Lock()
-		p := n.procs[ci.Name]
-		n.mu.Unlock()
-		if p == nil {
-			out = append(out, api.ProcessInfo{Name: ci.Name, State: api.StateStarting, Reason: ci.LastReason, Restarts: ci.Restarts})
+	n.mu.Lock()
+	names := append([]string(nil), n.order...)
+	n.mu.Unlock()
+	children := map[string]supervisor.ChildInfo{}
+	seen := map[*supervisor.Supervisor]bool{}
+	for _, name := range names {
+		g, err := n.group(name)
+		if err != nil || seen[g] {
 			continue
 		}
-		info := p.Info()
-		info.Restarts = ci.Restarts
-		if !ci.Running && info.Reason == "" {
-			info.Reason = ci.LastReason
+		seen[g] = true
+		for _, ci := range g.Children() {
+			children[ci.Name] = ci
+		}
+	}
+	gaveUp := n.GaveUp()
+	var out []api.ProcessInfo
+	for _, name := range names {
+		ci, supervised := children[name]
+		n.mu.Lock()
+		p := n.procs[name]
+		n.mu.Unlock()
+		var info api.ProcessInfo
+		switch {
+		case p != nil:
+			info = p.Info()
+		case supervised:
+			info = api.ProcessInfo{Name: name, State: api.StateStarting}
+		default:
+			continue // stopped by the operator and never started again
+		}
+		why, given := gaveUp[name]
+		switch {
+		case given:
+			info.Reason = why
+		case !supervised:
+			continue // removed (orbital stop)
+		}
+		if supervised {
+			info.Restarts = ci.Restarts
+			if !ci.Running && info.Reason == "" {
+				info.Reason = ci.LastReason
+			}
 		}
 		out = append(out, info)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
 // Stop stops a process without restarting it.
-func (n *Node) Stop(name string) error { return n.sup.Remove(name) }
+func (n *Node) Stop(name string) error {
+	g, err := n.group(name)
+	if err != nil {
+		return err
+	}
+	return g.Remove(name)
+}
 
 // Restart restarts a process (not counted against the restart budget).
-func (n *Node) Restart(name string) error { return n.sup.Restart(name) }
+func (n *Node) Restart(name string) error {
+	g, err := n.group(name)
+	if err != nil {
+		return err
+	}
+	return g.Restart(name)
+}
 
 // Kill kills a process's current incarnation; its supervisor restarts it
 // according to its restart policy.

@@ -186,13 +186,28 @@ module = "recurse"
 name = "echo"
 module = "echo"
 `)
+	gaveUp := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		_ = n.Subscribe(ctx, "$sys.process.recurse.gave_up", func(bus.Message) error { gaveUp <- struct{}{}; return nil })
+	}()
+	checkFor(t, "recurse given up", func() bool { _, ok := n.GaveUp()["recurse"]; return ok })
+	p, listed := proc(n, "recurse")
+	if !listed || !strings.Contains(p.Reason, "given up after 3 restarts") {
+		t.Fatalf("recurse in the table: %v %+v", listed, p)
+	}
+	// The rest of the node keeps running.
 	select {
 	case <-n.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatal("a module that crashes at once was restarted forever")
+		t.Fatal("the node's supervision ended because one process crash-looped")
+	default:
 	}
-	if !n.sup.GaveUp() {
-		t.Fatal("supervisor ended without giving up")
+	checkFor(t, "echo answering", func() bool { got, err := request(t, n, "demo.echo", "alive"); return err == nil && got == "alive" })
+	select {
+	case <-gaveUp:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no $sys.process.recurse.gave_up event")
 	}
 }
 
