@@ -202,6 +202,9 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, opts CompileOptions) 
 		})
 		defer slow.Stop()
 	}
+	if err := checkVectorCounts(wasm); err != nil {
+		return nil, fmt.Errorf("compile %s: %w: %v", name, api.ErrBadModule, err)
+	}
 	cm, err := rs.rt.CompileModule(ctx, wasm)
 	elapsed := time.Since(start)
 	if opts.Progress != nil {
@@ -220,6 +223,9 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, opts CompileOptions) 
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
 	m := newModule(e, rs, cm, key, opts.Trusted, elapsed)
+	if pages, ok := MemoryMinPages(wasm); ok {
+		m.definedMinPages, m.definesMemory = pages, true
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -341,3 +341,27 @@ func TestFakeRandIsDeterministic(t *testing.T) {
 		t.Fatalf("stream looks degenerate: %x", a)
 	}
 }
+
+// The section scanner reads the same initial memory size wazero does, and a
+// module whose unexported memory starts above the limit is refused cleanly
+// (a fuzzer found that this used to panic inside wazero).
+func TestMemoryMinPages(t *testing.T) {
+	e := newEngine(t, Config{})
+	for _, name := range []string{"counter", "hello", "pong"} {
+		wasm := testwasm.Read(t, name)
+		got, ok := MemoryMinPages(wasm)
+		info := compile(t, e, name).Info()
+		if !ok || len(info.Memories) == 0 || got != info.Memories[0].Min {
+			t.Errorf("%s: scanner %d (%v), wazero %+v", name, got, ok, info.Memories)
+		}
+	}
+	// (module (memory 48)) — 48 pages, not exported.
+	wasm := []byte("\x00asm\x01\x00\x00\x00\x05\x03\x01\x00\x30")
+	m, err := e.Compile(context.Background(), wasm, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Instantiate(context.Background(), m, Spec{Name: "big", Caps: limits(16, 0)}); !errors.Is(err, api.ErrLimit) {
+		t.Fatalf("err = %v, want ErrLimit", err)
+	}
+}

@@ -180,7 +180,7 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *I
 		ictx, cancel = context.WithTimeout(ictx, i.deadline)
 		defer cancel()
 	}
-	mod, err := m.rs.rt.InstantiateModule(ictx, m.cm, cfg)
+	mod, err := m.instantiate(ictx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate %s: %w", spec.Name, i.classify(err).Err)
 	}
@@ -196,6 +196,18 @@ func openFileQuota(guest, dirs, files int) int {
 		dirs++
 	}
 	return guest + dirs
+}
+
+// instantiate runs wazero's instantiation, turning a panic inside it (a
+// malformed module that got past validation) into an error: nothing a module
+// does may take the kernel down.
+func (m *Module) instantiate(ctx context.Context, cfg wazero.ModuleConfig) (mod wapi.Module, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			mod, err = nil, fmt.Errorf("%w: instantiation failed: %v", api.ErrBadModule, r)
+		}
+	}()
+	return m.rs.rt.InstantiateModule(ctx, m.cm, cfg)
 }
 
 func (i *Instance) addMount(f experimentalsys.FS) {

@@ -22,6 +22,10 @@ type Module struct {
 	trusted     bool
 	compileTime time.Duration
 	info        Info
+	// The initial size of the memory the module defines (exported or not),
+	// read from the binary: instantiation checks it against the limit.
+	definedMinPages uint32
+	definesMemory   bool
 }
 
 // Func describes an imported or exported function.
@@ -124,6 +128,9 @@ func (m *Module) HasExport(name string) bool {
 
 // minMemoryPages is the initial size of the module's own memory, if any.
 func (m *Module) minMemoryPages() (uint32, bool) {
+	if m.definesMemory {
+		return m.definedMinPages, true
+	}
 	for _, md := range m.cm.ExportedMemories() {
 		return md.Min(), true
 	}

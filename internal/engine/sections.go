@@ -1,6 +1,9 @@
 package engine
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+)
 
 // CustomSection scans a wasm binary's top-level sections for the first
 // custom section named name and returns its payload, without compiling or
@@ -47,4 +50,69 @@ func readULEB32(b []byte) (uint32, int) {
 		}
 	}
 	return 0, 0
+}
+
+// MemoryMinPages returns the initial size, in 64 KiB pages, of the memory a
+// wasm binary defines itself (exported or not), without compiling it. ok is
+// false when the module defines no memory or the section is malformed.
+func MemoryMinPages(wasm []byte) (pages uint32, ok bool) {
+	if len(wasm) < 8 {
+		return 0, false
+	}
+	p := wasm[8:]
+	for len(p) > 0 {
+		id := p[0]
+		size, n := readULEB32(p[1:])
+		if n == 0 || uint64(len(p)-1-n) < uint64(size) {
+			return 0, false
+		}
+		body := p[1+n : 1+n+int(size)]
+		p = p[1+n+int(size):]
+		if id != 5 { // the memory section
+			continue
+		}
+		count, m := readULEB32(body)
+		if m == 0 || count == 0 || len(body) <= m {
+			return 0, false
+		}
+		// limits: flags byte, then min (and max, which we do not need).
+		min, k := readULEB32(body[m+1:])
+		if k == 0 {
+			return 0, false
+		}
+		return min, true
+	}
+	return 0, false
+}
+
+// checkVectorCounts refuses a binary whose top-level vector sections claim
+// more entries than they have bytes. Every entry of those sections takes at
+// least one byte, so such a count is always malformed — and wazero's decoder
+// preallocates from the count, so a 16-byte module claiming two billion
+// imports would make the kernel run out of memory (found by FuzzCompile).
+func checkVectorCounts(wasm []byte) error {
+	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
+		return nil // not a wasm binary at all: wazero says so precisely
+	}
+	p := wasm[8:]
+	for len(p) > 0 {
+		id := p[0]
+		size, n := readULEB32(p[1:])
+		if n == 0 {
+			return fmt.Errorf("section %d: malformed size", id)
+		}
+		if uint64(len(p)-1-n) < uint64(size) {
+			return fmt.Errorf("section %d: size %d exceeds the %d bytes left", id, size, len(p)-1-n)
+		}
+		body := p[1+n : 1+n+int(size)]
+		p = p[1+n+int(size):]
+		if id == 0 || id == 8 || id == 12 || id > 13 { // custom, start, data count: not vectors
+			continue
+		}
+		count, m := readULEB32(body)
+		if m > 0 && uint64(count) > uint64(len(body)-m) {
+			return fmt.Errorf("section %d claims %d entries in %d bytes", id, count, len(body)-m)
+		}
+	}
+	return nil
 }
