@@ -42,11 +42,11 @@ func BenchmarkCompile(b *testing.B) {
 	for _, name := range []string{"hello", "counter"} {
 		wasm := testwasm.Read(b, name)
 		// Each iteration needs a fresh engine (a runtime remembers what it
-		// compiled); making it is not timed.
-		b.Run(name+"/uncached", func(b *testing.B) {
+		// compiled); making and closing it is not timed.
+		compileFresh := func(b *testing.B, cfg Config) {
 			for range b.N {
 				b.StopTimer()
-				e, err := New(ctx, Config{})
+				e, err := New(ctx, cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -58,7 +58,8 @@ func BenchmarkCompile(b *testing.B) {
 				_ = e.Close(ctx)
 				b.StartTimer()
 			}
-		})
+		}
+		b.Run(name+"/uncached", func(b *testing.B) { compileFresh(b, Config{}) })
 		b.Run(name+"/disk-cached", func(b *testing.B) {
 			dir := b.TempDir()
 			warm, _ := New(ctx, Config{CacheDir: dir})
@@ -67,20 +68,7 @@ func BenchmarkCompile(b *testing.B) {
 			}
 			_ = warm.Close(ctx)
 			b.ResetTimer()
-			for range b.N {
-				b.StopTimer()
-				e, err := New(ctx, Config{CacheDir: dir})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				if _, err := e.Compile(ctx, wasm, CompileOptions{}); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				_ = e.Close(ctx)
-				b.StartTimer()
-			}
+			compileFresh(b, Config{CacheDir: dir})
 		})
 		b.Run(name+"/raw-wazero-disk-cached", func(b *testing.B) {
 			dir := b.TempDir()
