@@ -42,6 +42,18 @@
 //     that were not granted and granted ones that were not requested are
 //     Notes.
 //
+//   - Calls to libraries: for each dependency in the manifest, the process
+//     may call the functions both listed by the dependency (all when it
+//     lists none) and granted by Grant.Calls ("*", "LIB", "LIB.*" or
+//     "LIB.FUNCTION"; see ValidateCall), at the versions the dependency's
+//     range accepts. A dependency that is not granted, or whose granted
+//     functions do not meet the listed ones, is left out with a Note — never
+//     an error, because a call that is not allowed is refused when it is
+//     made, by Set.CallAllowed, with a message naming the grant to add.
+//     Granted calls to libraries the manifest does not declare are dropped
+//     with a Note. Without a manifest the module may call exactly the
+//     libraries granted by name, at any version.
+//
 //   - Limits: for each field the effective value is the smaller of the
 //     manifest's request and the grant's ceiling (DefaultLimits where the
 //     grant field is zero); an unset value on one side means the other
@@ -66,14 +78,14 @@ import (
 )
 
 // ErrNotGranted is wrapped by Resolve's errors for capabilities the module
-// needs but the operator did not grant, and for arguments given to a module
-// that does not accept them.
+// needs but the operator did not grant, for arguments given to a module
+// that does not accept them, and by Set.CallAllowed's errors.
 var ErrNotGranted = errors.New("capability not granted")
 
 // ErrInvalidGrant is wrapped by errors about a malformed Grant (a relative or
 // unclean guest path, the same guest path granted twice, a bad variable
-// name, a limit out of range) and by ParseDirFlag, ParseEnvFlag and
-// MemoryPages.
+// name, a limit out of range, a malformed calls entry) and by ParseDirFlag,
+// ParseEnvFlag, ParseCallFlag, ValidateCall and MemoryPages.
 var ErrInvalidGrant = errors.New("invalid grant")
 
 // PageSize is the size of one wasm memory page.
@@ -92,6 +104,9 @@ type Grant struct {
 	Clock, Random         bool
 	Network               []string // reserved
 	Limits                Limits   // node ceilings; zero fields mean DefaultLimits
+	// Calls lists the library calls allowed: "*" (every declared
+	// dependency), "LIB" or "LIB.*" (every function of LIB), "LIB.FUNCTION".
+	Calls []string
 }
 
 // Dir maps a host directory to a guest path.
@@ -120,9 +135,15 @@ type Set struct {
 	Dirs                  []Dir
 	Network               []string // reserved, not enforced yet
 	Limits                Limits
+	// Calls are the libraries the process may call, sorted by library; see
+	// CallAllowed.
+	Calls []CallGrant
 	// Notes are human-readable remarks: grants ignored because they were not
-	// requested, optional requests that were not granted, lowered limits.
+	// requested, optional requests and calls that were not granted, lowered
+	// limits.
 	Notes []string
+
+	caller *manifest.Manifest // for CallAllowed's messages; nil without a manifest
 }
 
 // Resolve computes the capability set of a process running the module
@@ -135,6 +156,7 @@ func Resolve(m *manifest.Manifest, g Grant) (Set, error) {
 	}
 	ceiling := g.Limits.withDefaults()
 	if m == nil {
+		calls, notes := callsWithoutManifest(g.Calls)
 		return Set{
 			Args:    clone(g.Args),
 			Env:     envList(g.Env, nil),
@@ -146,6 +168,8 @@ func Resolve(m *manifest.Manifest, g Grant) (Set, error) {
 			Dirs:    clone(g.Dirs),
 			Network: clone(g.Network),
 			Limits:  ceiling,
+			Calls:   calls,
+			Notes:   notes,
 		}, nil
 	}
 
@@ -171,6 +195,8 @@ func Resolve(m *manifest.Manifest, g Grant) (Set, error) {
 	s.Stderr = r.stdio("stderr", r.c.Stderr, g.Stderr)
 	s.Network = r.network(g.Network)
 	s.Limits = r.limits(m.Limits, ceiling)
+	s.Calls = r.calls(g.Calls)
+	s.caller = m
 	s.Notes = r.notes
 	if len(r.errs) > 0 {
 		return Set{}, errors.Join(r.errs...)
@@ -351,6 +377,11 @@ func validateGrant(g Grant) error {
 			bad("%v", err)
 		}
 	}
+	for _, c := range g.Calls {
+		if _, err := parseCall(c); err != nil {
+			bad("calls: %v", err)
+		}
+	}
 	if g.Limits.MemoryPages > MaxMemoryPages {
 		bad("memory ceiling of %d pages exceeds the wasm32 maximum of %d", g.Limits.MemoryPages, MaxMemoryPages)
 	}
@@ -392,7 +423,7 @@ func envList(env map[string]string, keep func(string) bool) []string {
 	return out
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

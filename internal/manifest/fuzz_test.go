@@ -41,6 +41,12 @@ func FuzzParse(f *testing.F) {
 		header + "capabilities = { env = [\"[\"], network = [\"tcp://h:*\"] }\n",
 		"name = \"\"\"\nx\"\"\"\n",
 		"",
+		libHeader + libExport,
+		libHeader + "[library]\nstateful = true\ninstances = 3\n[exports.a]\nargs = \"{w: int, h?: [float]?}\"\nresult = \"json\"\n",
+		libHeader + "exports = { a = { args = \"[bytes]\" }, B = {} }\n",
+		header + "[exports.x]\n[library]\n",
+		header + "[dependencies]\nvision = \"^1.2\"\nkv = { version = \">= 1, < 3\", functions = [\"get\", \"get\"], optional = true }\n",
+		header + "[dependencies.\"example.com/kv\"]\nversion = \"~1 || 2.x\"\nfunctions = []\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -121,6 +127,35 @@ func FuzzParse(f *testing.F) {
 		if l.MemoryBytes%manifest.PageSize != 0 || l.MemoryBytes > manifest.MaxMemory ||
 			l.Deadline < 0 || l.OpenFiles < 0 || l.OpenFiles > manifest.MaxOpenFiles {
 			t.Errorf("bad limits %+v", l)
+		}
+		if (m.Kind == manifest.KindLibrary) != (len(m.Exports) > 0) {
+			t.Errorf("kind %s with %d exports", m.Kind, len(m.Exports))
+		}
+		if m.Library.Instances < 0 || m.Library.Instances > manifest.MaxInstances || m.Library.Stateful && m.Library.Instances != 0 ||
+			m.Kind != manifest.KindLibrary && m.Library != (manifest.LibrarySpec{}) {
+			t.Errorf("bad library %+v for kind %s", m.Library, m.Kind)
+		}
+		for name, e := range m.Exports {
+			if e.Name != name || manifest.ValidateExportName(name) != nil || e.ArgsShape == nil || e.ResultShape == nil ||
+				e.Args != e.ArgsShape.String() || e.Result != e.ResultShape.String() {
+				t.Errorf("bad export %q: %+v", name, e)
+			}
+		}
+		for name, dep := range m.Dependencies {
+			if dep.Name != name || manifest.ValidateName(name) != nil || dep.Constraint == nil || dep.Range == "" ||
+				dep.Functions != nil && len(dep.Functions) == 0 {
+				t.Errorf("bad dependency %q: %+v", name, dep)
+			}
+			seen := map[string]bool{}
+			for _, f := range dep.Functions {
+				if manifest.ValidateExportName(f) != nil || seen[f] {
+					t.Errorf("bad function %q in dependency %+v", f, dep)
+				}
+				seen[f] = true
+			}
+		}
+		if len(m.ExportList()) != len(m.Exports) || len(m.DependencyList()) != len(m.Dependencies) {
+			t.Errorf("ExportList/DependencyList lengths differ")
 		}
 		if _, err := json.Marshal(m); err != nil {
 			t.Errorf("json.Marshal: %v", err)

@@ -49,6 +49,37 @@
 //	memory = "64MiB"           # bytes, or integer with KiB/MiB/GiB; multiple of 64KiB; at most 4GiB
 //	deadline = "5s"            # CPU deadline per call into the guest (time.ParseDuration)
 //	open_files = 64            # 1..65536
+//
+//	[bus]                      # message bus permissions; see Bus
+//	publish = ["demo.>"]       # subject patterns: '*' one token, '>' the rest
+//	subscribe = ["demo.*"]
+//	deny_publish = []          # deny wins over allow
+//	deny_subscribe = []
+//	listen = ["demo.echo"]     # subscribed before the guest runs
+//	send = ["logger"]          # process names (may contain '*')
+//	mailbox = 256              # 1..1048576 messages; default: the node's
+//	overflow = "drop-newest"   # drop-newest | drop-oldest | block
+//	block_timeout = "100ms"
+//	max_message = "64KiB"
+//
+//	[library]                  # kind = "library" only
+//	stateful = false           # default false: stateless, the kernel may run several instances in parallel
+//	instances = 4              # stateless only: at most this many parallel instances, 1..256; 0 or omitted: kernel default
+//
+//	[exports.grayscale]        # functions offered to other modules: at least one for kind = "library", none otherwise
+//	args = "bytes"             # shape of the arguments (package shape); default "bytes"
+//	result = "{w: int, h: int, pixels: [int]}"   # shape of the result; default "bytes"
+//	description = "…"          # optional
+//
+//	[dependencies]             # libraries this module calls, by module name
+//	vision = "^1.2"            # semantic version range (Masterminds/semver constraint syntax)
+//	kv = { version = "^1", functions = ["get", "put"], optional = true }
+//	                           # functions: the ones called (default: any); optional: informational, the module copes without it
+//
+// Function names (the NAME of [exports.NAME], and functions entries) are
+// lowercase identifiers [a-z_][a-z0-9_]* of at most 64 characters. A manifest
+// embedded in a wasm binary (custom section "orbital.manifest") is parsed the
+// same way.
 package manifest
 
 import (
@@ -108,7 +139,14 @@ type Manifest struct {
 	Capabilities Capabilities    `json:"capabilities"`
 	Limits       Limits          `json:"limits"`
 	Bus          Bus             `json:"bus"`
-	Source       string          `json:"source"` // the file name given to Parse or Load
+	Library      LibrarySpec     `json:"library,omitzero"` // kind "library" only
+	// Exports are the functions a library offers, keyed by Export.Name; see
+	// ExportList for a sorted list. Non-empty exactly for kind "library".
+	Exports map[string]Export `json:"exports,omitempty"`
+	// Dependencies are the libraries the module calls, keyed by
+	// Dependency.Name; see DependencyList for a sorted list.
+	Dependencies map[string]Dependency `json:"dependencies,omitempty"`
+	Source       string                `json:"source"` // the file name given to Parse or Load
 }
 
 // Entry says how the host starts the module.

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
+
 	"github.com/orbitalfoundation/orbital/internal/manifest"
 )
 
@@ -23,6 +25,12 @@ const header = `name = "shrink"
 version = "1.2.0"
 kind = "app"
 `
+
+// libHeader starts a library manifest; libExport is its smallest [exports].
+const (
+	libHeader = "name = \"vision\"\nversion = \"1.0.0\"\nkind = \"library\"\n"
+	libExport = "[exports.gray]\n"
+)
 
 func TestParseValid(t *testing.T) {
 	tests := []struct {
@@ -111,6 +119,64 @@ func TestParseValid(t *testing.T) {
 				t.Errorf("memory = %d", m.Limits.MemoryBytes)
 			}
 		}},
+		{"library defaults", libHeader + libExport, func(t *testing.T, m *manifest.Manifest) {
+			e := m.Exports["gray"]
+			if m.Library != (manifest.LibrarySpec{}) || len(m.Exports) != 1 || e.Name != "gray" ||
+				e.Args != "bytes" || e.Result != "bytes" || !e.ArgsShape.IsBytes() || !e.ResultShape.IsBytes() {
+				t.Errorf("library = %+v, exports = %+v", m.Library, m.Exports)
+			}
+		}},
+		{"library shapes", libHeader + "[library]\ninstances = 256\n[exports.b]\nargs = \"{ x : int ,y?:[ float ] }\"\nresult = \"json\"\n[exports._a2]\nargs = \"string\"\ndescription = \"d\"\n", func(t *testing.T, m *manifest.Manifest) {
+			want := []struct{ name, args, result string }{{"_a2", "string", "bytes"}, {"b", "{x: int, y?: [float]}", "json"}}
+			list := m.ExportList()
+			if len(list) != len(want) || m.Library.Instances != 256 || m.Library.Stateful {
+				t.Fatalf("exports = %+v, library = %+v", list, m.Library)
+			}
+			for i, w := range want {
+				e := list[i]
+				if e.Name != w.name || e.Args != w.args || e.Result != w.result || e.ArgsShape.String() != w.args || e.ResultShape.String() != w.result {
+					t.Errorf("export %d = %+v, want %+v", i, e, w)
+				}
+			}
+			if list[0].Description != "d" {
+				t.Errorf("description = %q", list[0].Description)
+			}
+		}},
+		{"stateful library", libHeader + "[library]\nstateful = true\n" + libExport, func(t *testing.T, m *manifest.Manifest) {
+			if !m.Library.Stateful || m.Library.Instances != 0 {
+				t.Errorf("library = %+v", m.Library)
+			}
+		}},
+		{"dependencies", header + "[dependencies]\nvision = \"^1.2\"\n\"example.com/kv\" = { version = \">= 1, < 3\", functions = [\"get\", \"put\"], optional = true }\n[dependencies.\"a.b-c\"]\nversion = \"*\"\n", func(t *testing.T, m *manifest.Manifest) {
+			list := m.DependencyList()
+			if len(list) != 3 {
+				t.Fatalf("dependencies = %+v", list)
+			}
+			ab, kv, vision := list[0], list[1], list[2]
+			if ab.Name != "a.b-c" || ab.Range != "*" || ab.Functions != nil || ab.Optional {
+				t.Errorf("a.b-c = %+v", ab)
+			}
+			if kv.Name != "example.com/kv" || kv.Range != ">= 1, < 3" || !reflect.DeepEqual(kv.Functions, []string{"get", "put"}) || !kv.Optional {
+				t.Errorf("kv = %+v", kv)
+			}
+			if vision.Name != "vision" || vision.Range != "^1.2" || vision.Functions != nil || vision.Optional {
+				t.Errorf("vision = %+v", vision)
+			}
+			for _, c := range []struct {
+				dep     manifest.Dependency
+				version string
+				ok      bool
+			}{{vision, "1.2.0", true}, {vision, "1.9.3", true}, {vision, "2.0.0", false}, {vision, "1.1.9", false}, {kv, "2.5.0", true}, {kv, "3.0.0", false}, {ab, "0.0.1", true}} {
+				if got := c.dep.Constraint.Check(semver.MustParse(c.version)); got != c.ok {
+					t.Errorf("%s %s accepts %s = %v", c.dep.Name, c.dep.Range, c.version, got)
+				}
+			}
+		}},
+		{"library may depend on itself", libHeader + libExport + "[dependencies]\nvision = \"*\"\n", func(t *testing.T, m *manifest.Manifest) {
+			if len(m.Dependencies) != 1 {
+				t.Errorf("dependencies = %+v", m.Dependencies)
+			}
+		}},
 		{"network wildcard port", header + "[capabilities]\nnetwork = [\"udp://dns.example:*\", \"http://[2001:db8::1]:80\"]\n", func(t *testing.T, m *manifest.Manifest) {
 			if len(m.Capabilities.Network) != 2 {
 				t.Errorf("network = %q", m.Capabilities.Network)
@@ -144,7 +210,7 @@ func TestParseInvalid(t *testing.T) {
 		{"missing name", "version = \"1.0.0\"\nkind = \"app\"\n", 1, "name: missing (required)"},
 		{"missing version and kind", "\n\nname = \"x\"\n", 1, "version: missing (required)"},
 		{"name type", "version = \"1.0.0\"\nkind = \"app\"\nname = 5\n", 3, "name: must be a string, got integer"},
-		{"unknown top-level key", header + "\n\nauthor = \"me\"\n", 6, `author: unknown key (allowed keys: name, version, kind, description, entry, io, capabilities, limits, bus)`},
+		{"unknown top-level key", header + "\n\nauthor = \"me\"\n", 6, `author: unknown key (allowed keys: name, version, kind, description, entry, io, capabilities, limits, bus, library, exports, dependencies)`},
 		{"unknown table", header + "[permissions]\nfs = true\n", 4, "permissions: unknown key"},
 
 		// Bus.
@@ -156,6 +222,41 @@ func TestParseInvalid(t *testing.T) {
 		{"bus send name", header + "[bus]\nsend = [\"a.b\"]\n", 5, `bus.send: "a.b" is not a process name`},
 		{"bus unknown key", header + "[bus]\npublsh = [\"x\"]\n", 5, `bus.publsh: unknown key`},
 		{"quoted unknown key", header + "\"odd key\" = 1\n", 4, `"odd key": unknown key`},
+
+		// Library, exports and dependencies.
+		{"library without exports", libHeader + "\n[library]\nstateful = true\n", 3, `kind: a library must export at least one function ([exports.NAME])`},
+		{"library empty exports", libHeader + "[exports]\n", 4, `exports: a library must export at least one function`},
+		{"library on an app", header + "\n[library]\nstateful = true\n", 5, `library: only allowed when kind = "library"`},
+		{"exports on an app", header + "[exports.gray]\nargs = \"bytes\"\n", 4, `exports: only allowed when kind = "library" (only libraries offer functions to other modules)`},
+		{"library instances with stateful", libHeader + libExport + "[library]\nstateful = true\ninstances = 2\n", 7, `library.instances: only allowed for a stateless library`},
+		{"library instances range", libHeader + libExport + "[library]\ninstances = 257\n", 6, `library.instances: must be between 1 and 256 (or 0 for the kernel default), got 257`},
+		{"library instances negative", libHeader + libExport + "[library]\ninstances = -1\n", 6, `library.instances: must be between 1 and 256`},
+		{"library instances type", libHeader + libExport + "[library]\ninstances = \"4\"\n", 6, `library.instances: must be an integer, got string`},
+		{"library unknown key", libHeader + libExport + "[library]\nthreads = 4\n", 6, `library.threads: unknown key (allowed keys: stateful, instances)`},
+		{"export name", libHeader + "[exports.Gray]\n", 4, `exports.Gray: "Gray" is not a valid function name (lowercase letters, digits and '_', not starting with a digit, at most 64 characters)`},
+		{"export name dash", libHeader + "[exports.to-gray]\n", 4, `exports.to-gray: "to-gray" is not a valid function name`},
+		{"export name long", libHeader + "[exports." + strings.Repeat("a", 65) + "]\n", 4, "exports." + strings.Repeat("a", 65) + `: "` + strings.Repeat("a", 65) + `" is not a valid function name`},
+		{"export not a table", libHeader + "[exports]\ngray = \"bytes\"\n", 5, `exports.gray: must be a table, got string`},
+		{"export bad args", libHeader + "[exports.gray]\ndescription = \"x\"\nargs = \"{w: intt}\"\n", 6, `exports.gray.args: shape "{w: intt}": at byte 4: unknown type "intt"`},
+		{"export bad result", libHeader + "[exports.gray]\nresult = \"[bytes]\"\n", 5, `exports.gray.result: shape "[bytes]": at byte 1: bytes is only allowed as the whole shape`},
+		{"export args type", libHeader + "[exports.gray]\nargs = 1\n", 5, `exports.gray.args: must be a string, got integer`},
+		{"export unknown key", libHeader + "[exports.gray]\nreturns = \"bytes\"\n", 5, `exports.gray.returns: unknown key (allowed keys: args, result, description)`},
+		{"inline export", libHeader + "exports = { gray = { args = \"int\" }, blur = { args = 7 } }\n", 4, `exports.blur.args: must be a string, got integer`},
+		{"dependency name", header + "[dependencies]\nVision = \"^1\"\n", 5, `dependencies.Vision: "Vision" is not a valid module name`},
+		{"dependency quoted name", header + "[dependencies]\n\"a/b/c\" = \"^1\"\n", 5, `dependencies."a/b/c": "a/b/c" is not a valid module name`},
+		{"dependency range", header + "[dependencies]\nvision = \"^1\"\nkv = \"one\"\n", 6, `dependencies.kv: "one" is not a version range such as "^1.2", "~1.2.3" or ">= 1.2, < 2" (`},
+		{"dependency empty range", header + "[dependencies]\nkv = \"\"\n", 5, `dependencies.kv: empty version range (use "*" for any version)`},
+		{"dependency long range", header + "[dependencies]\nkv = \"" + strings.Repeat("1", 257) + "\"\n", 5, `dependencies.kv: version range is too long (257 characters, at most 256)`},
+		{"dependency type", header + "[dependencies]\nkv = 1\n", 5, `dependencies.kv: must be a version range such as "^1.2" or a table { version = "^1.2", functions = ["…"], optional = true }, got integer`},
+		{"dependency version missing", header + "[dependencies]\nkv = { functions = [\"get\"] }\n", 5, `dependencies.kv.version: missing (required)`},
+		{"dependency inline range", header + "[dependencies]\nkv = { version = \"1.2.3.4\" }\n", 5, `dependencies.kv.version: "1.2.3.4" is not a version range`},
+		{"dependency functions empty", header + "[dependencies]\nkv = { version = \"^1\", functions = [] }\n", 5, `dependencies.kv.functions: must name at least one function (omit it to call any function)`},
+		{"dependency function name", header + "[dependencies.kv]\nversion = \"^1\"\nfunctions = [\n  \"get\",\n  \"Put\",\n]\n", 8, `dependencies.kv.functions[1]: "Put" is not a valid function name`},
+		{"dependency function twice", header + "[dependencies.kv]\nversion = \"^1\"\nfunctions = [\"get\", \"get\"]\n", 6, `dependencies.kv.functions[1]: "get" is listed twice`},
+		{"dependency functions type", header + "[dependencies.kv]\nversion = \"^1\"\nfunctions = \"get\"\n", 6, `dependencies.kv.functions: must be an array of strings, got string`},
+		{"dependency optional type", header + "[dependencies.kv]\nversion = \"^1\"\noptional = \"yes\"\n", 6, `dependencies.kv.optional: must be true or false, got string`},
+		{"dependency unknown key", header + "[dependencies.kv]\nversion = \"^1\"\nrange = \"^1\"\n", 6, `dependencies.kv.range: unknown key (allowed keys: version, functions, optional)`},
+		{"dependencies not a table", header + "dependencies = [\"kv\"]\n", 4, `dependencies: must be a table, got array`},
 
 		// Name.
 		{"name uppercase", "name = \"Shrink\"\nversion = \"1.0.0\"\nkind = \"app\"\n", 1, `name: "Shrink" is not a valid module name`},
@@ -411,6 +512,33 @@ func TestParseSize(t *testing.T) {
 		s := manifest.FormatSize(n)
 		if back, err := manifest.ParseSize(s); err != nil || back != n {
 			t.Errorf("ParseSize(FormatSize(%d) = %q) = %d, %v", n, s, back, err)
+		}
+	}
+}
+
+func TestValidateNames(t *testing.T) {
+	tests := []struct {
+		name           string
+		module, export bool // valid as a module name, as a function name
+	}{
+		{"vision", true, true},
+		{"get_2", false, true},
+		{"_init", false, true},
+		{"a.b-c/d", true, false},
+		{"example.com/kv", true, false},
+		{"Get", false, false},
+		{"2x", false, false},
+		{"", false, false},
+		{strings.Repeat("a", 64), true, true},
+		{strings.Repeat("a", 65), true, false},
+		{strings.Repeat("a", 129), false, false},
+	}
+	for _, tt := range tests {
+		if err := manifest.ValidateName(tt.name); (err == nil) != tt.module {
+			t.Errorf("ValidateName(%q) = %v", tt.name, err)
+		}
+		if err := manifest.ValidateExportName(tt.name); (err == nil) != tt.export {
+			t.Errorf("ValidateExportName(%q) = %v", tt.name, err)
 		}
 	}
 }

@@ -305,12 +305,9 @@ func (d *decoder) manifest(raw map[string]any) *Manifest {
 
 	root.require("name")
 	if s, ok := root.str("name"); ok {
-		switch {
-		case len(s) > MaxNameLen:
-			d.errorf("name", "too long (%d characters, at most %d)", len(s), MaxNameLen)
-		case !nameRE.MatchString(s):
-			d.errorf("name", "%q is not a valid module name: use lowercase letters, digits and '-' in dot-separated segments that start with a letter, optionally followed by one \"/segment\" (e.g. \"shrink\" or \"example.com/shrink\")", s)
-		default:
+		if err := ValidateName(s); err != nil {
+			d.errorf("name", "%v", err)
+		} else {
 			m.Name = s
 		}
 	}
@@ -336,8 +333,23 @@ func (d *decoder) manifest(raw map[string]any) *Manifest {
 	m.Capabilities = d.capabilities(root.sub("capabilities"))
 	m.Limits = d.limits(root.sub("limits"))
 	m.Bus = d.bus(root.sub("bus"))
+	d.library(root, m)
 	root.finish()
 	return m
+}
+
+// ValidateName checks a module name: lowercase letters, digits and '-' in
+// dot-separated segments that start with a letter, optionally followed by
+// one "/segment", at most MaxNameLen characters. The manifest's name and the
+// keys of [dependencies] follow this rule.
+func ValidateName(s string) error {
+	switch {
+	case len(s) > MaxNameLen:
+		return fmt.Errorf("too long (%d characters, at most %d)", len(s), MaxNameLen)
+	case !nameRE.MatchString(s):
+		return fmt.Errorf("%q is not a valid module name: use lowercase letters, digits and '-' in dot-separated segments that start with a letter, optionally followed by one \"/segment\" (e.g. \"shrink\" or \"example.com/shrink\")", s)
+	}
+	return nil
 }
 
 func versionProblem(err error) string {

@@ -6,9 +6,13 @@ package node
 
 import (
 	_ "embed"
+	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,8 +54,17 @@ type ProcessConfig struct {
 	Name    string
 	Module  string // a module name found in the module path, or a path to a .wasm file
 	Restart supervisor.Restart
-	Grant   capability.Grant
+	Grant   capability.Grant // Grant.Calls from calls = ["vision", "kv.get"]
+	// Config is the module's configuration, config = { key = "value", n = 3 }:
+	// strings, integers, floats and booleans; nil when absent or empty.
+	Config map[string]any
+	// ConfigJSON is Config encoded as a JSON object (keys sorted), at most
+	// MaxConfigJSON bytes; nil when Config is.
+	ConfigJSON []byte
 }
+
+// MaxConfigJSON bounds a process's module configuration, encoded as JSON.
+const MaxConfigJSON = 64 << 10
 
 type rawConfig struct {
 	Node struct {
@@ -80,6 +93,8 @@ type rawConfig struct {
 		Memory    string            `toml:"memory"`
 		Deadline  string            `toml:"deadline"`
 		OpenFiles int               `toml:"open_files"`
+		Calls     []string          `toml:"calls"`
+		Config    any               `toml:"config"`
 	} `toml:"process"`
 }
 
@@ -92,12 +107,17 @@ func ParseConfig(data []byte, source, dir, home string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", source, api.ErrInvalid, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
+	var unknown []string
+	for _, k := range md.Undecoded() {
+		// Keys inside a process's config are checked below, with a better
+		// message than "unknown key" for a nested table.
+		if len(k) > 2 && k[0] == "process" && k[1] == "config" {
+			continue
 		}
-		return nil, fmt.Errorf("%s: %w: unknown keys: %s", source, api.ErrInvalid, strings.Join(keys, ", "))
+		unknown = append(unknown, k.String())
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("%s: %w: unknown keys: %s", source, api.ErrInvalid, strings.Join(unknown, ", "))
 	}
 	c := &Config{Source: source, Control: "127.0.0.1:0", MaxMessage: 1 << 20, Grace: 2 * time.Second,
 		LogLevel: "info", Strategy: supervisor.OneForOne, MaxRestarts: 5, Within: 10 * time.Second}
@@ -222,9 +242,99 @@ func ParseConfig(data []byte, source, dir, home string) (*Config, error) {
 			return nil, bad(key+".open_files", "must not be negative")
 		}
 		pc.Grant.Limits.OpenFiles = p.OpenFiles
+		for j, call := range p.Calls {
+			if err := capability.ValidateCall(call); err != nil {
+				return nil, bad(fmt.Sprintf("%s.calls[%d]", key, j), "%v", err)
+			}
+		}
+		pc.Grant.Calls = p.Calls
+		cfg, cfgJSON, cerr := moduleConfig(p.Config)
+		if cerr != nil {
+			return nil, bad(key+".config"+cerr.key, "%s", cerr.msg)
+		}
+		pc.Config, pc.ConfigJSON = cfg, cfgJSON
 		c.Processes = append(c.Processes, pc)
 	}
 	return c, nil
+}
+
+// configError is a problem in a process's config table; key is the path
+// below it (".name"), empty for the table itself.
+type configError struct{ key, msg string }
+
+// moduleConfig checks a process's config table — a flat table of strings,
+// integers, finite floats and booleans — and encodes it as JSON.
+func moduleConfig(v any) (map[string]any, []byte, *configError) {
+	if v == nil {
+		return nil, nil, nil
+	}
+	cfg, ok := v.(map[string]any)
+	if !ok {
+		return nil, nil, &configError{"", fmt.Sprintf("must be a table such as { key = \"value\", n = 3 }, got %s", tomlType(v))}
+	}
+	if len(cfg) == 0 {
+		return nil, nil, nil
+	}
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		sub := "." + tomlKey(k)
+		switch v := cfg[k].(type) {
+		case string, int64, bool:
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, nil, &configError{sub, "must be a finite number (JSON has no nan or inf)"}
+			}
+		default:
+			return nil, nil, &configError{sub, fmt.Sprintf("must be a string, number or boolean, got %s", tomlType(v))}
+		}
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil { // cannot happen for the types above
+		return nil, nil, &configError{"", err.Error()}
+	}
+	if len(data) > MaxConfigJSON {
+		return nil, nil, &configError{"", fmt.Sprintf("too large (%d bytes as JSON, at most %s)", len(data), manifest.FormatSize(MaxConfigJSON))}
+	}
+	return cfg, data, nil
+}
+
+// tomlKey renders a key as it would be written in TOML: bare when possible.
+func tomlKey(k string) string {
+	if k == "" {
+		return `""`
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return strconv.Quote(k)
+		}
+	}
+	return k
+}
+
+// tomlType names the TOML type of a decoded value.
+func tomlType(v any) string {
+	switch v.(type) {
+	case []any, []map[string]any:
+		return "array"
+	case map[string]any:
+		return "table"
+	case time.Time:
+		return "date-time"
+	case string:
+		return "string"
+	case int64:
+		return "integer"
+	case float64:
+		return "float"
+	case bool:
+		return "boolean"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // LoadConfig reads a node configuration file.

@@ -1,12 +1,15 @@
 package node
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/capability"
 	"github.com/orbitalfoundation/orbital/internal/supervisor"
 )
 
@@ -33,9 +36,19 @@ clock = true
 memory = "1MiB"
 deadline = "250ms"
 open_files = 9
+calls = ["vision", "kv.get", "demo.echo.*"]
+config = { key = "value", n = 3, f = 1.5, on = true, "odd key" = "" }
 [[process]]
 name = "b"
 module = "./b.wasm"
+[[process]]
+name = "c"
+module = "c"
+config = {}
+[[process]]
+name = "d"
+module = "d"
+[process.config]
 `), "n.toml", "/cfg", "/home/o")
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +71,21 @@ module = "./b.wasm"
 	if b.Module != "/cfg/b.wasm" || b.Restart != supervisor.Permanent {
 		t.Errorf("process b: %+v", b)
 	}
+	if want := []string{"vision", "kv.get", "demo.echo.*"}; !reflect.DeepEqual(g.Calls, want) {
+		t.Errorf("calls = %q, want %q", g.Calls, want)
+	}
+	wantConfig := map[string]any{"key": "value", "n": int64(3), "f": 1.5, "on": true, "odd key": ""}
+	if !reflect.DeepEqual(a.Config, wantConfig) {
+		t.Errorf("config = %#v", a.Config)
+	}
+	if want := `{"f":1.5,"key":"value","n":3,"odd key":"","on":true}`; string(a.ConfigJSON) != want {
+		t.Errorf("config JSON = %s, want %s", a.ConfigJSON, want)
+	}
+	for _, p := range cfg.Processes[1:] {
+		if p.Config != nil || p.ConfigJSON != nil || p.Grant.Calls != nil {
+			t.Errorf("process %s: config %#v, JSON %q, calls %q", p.Name, p.Config, p.ConfigJSON, p.Grant.Calls)
+		}
+	}
 }
 
 func TestParseConfigErrors(t *testing.T) {
@@ -78,6 +106,17 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad restart", "[[process]]\nname = \"a\"\nmodule = \"x\"\nrestart = \"sometimes\"\n", "process[0].restart"},
 		{"bad dir", "[[process]]\nname = \"a\"\nmodule = \"x\"\ndirs = [\"nocolon\"]\n", "process[0].dirs"},
 		{"bad deadline", "[[process]]\nname = \"a\"\nmodule = \"x\"\ndeadline = \"soon\"\n", "process[0].deadline"},
+		{"bad call", "[[process]]\nname = \"a\"\nmodule = \"x\"\ncalls = [\"vision\", \"Vision.blur\"]\n", `n.toml: process[0].calls[1]: invalid: invalid grant: "Vision.blur" is not LIB, LIB.FUNCTION, LIB.* or *`},
+		{"empty call", "[[process]]\nname = \"a\"\nmodule = \"x\"\ncalls = [\"\"]\n", `process[0].calls[0]: invalid: invalid grant: "" is not LIB`},
+		{"calls type", "[[process]]\nname = \"a\"\nmodule = \"x\"\ncalls = \"vision\"\n", "n.toml: invalid: toml:"},
+		{"config type", "[[process]]\nname = \"a\"\nmodule = \"x\"\nconfig = \"k=v\"\n", `n.toml: process[0].config: invalid: must be a table such as { key = "value", n = 3 }, got string`},
+		{"config table", "[[process]]\nname = \"a\"\nmodule = \"x\"\n[process.config]\nok = 1\nsub = { x = 1 }\n", `n.toml: process[0].config.sub: invalid: must be a string, number or boolean, got table`},
+		{"config array", "[[process]]\nname = \"a\"\nmodule = \"x\"\nconfig = { list = [1, 2] }\n", `process[0].config.list: invalid: must be a string, number or boolean, got array`},
+		{"config date", "[[process]]\nname = \"a\"\nmodule = \"x\"\nconfig = { \"when?\" = 1979-05-27 }\n", `process[0].config."when?": invalid: must be a string, number or boolean, got date-time`},
+		{"config nan", "[[process]]\nname = \"a\"\nmodule = \"x\"\nconfig = { x = nan }\n", `process[0].config.x: invalid: must be a finite number (JSON has no nan or inf)`},
+		{"config inf", "[[process]]\nname = \"a\"\nmodule = \"x\"\nconfig = { x = -inf }\n", `process[0].config.x: invalid: must be a finite number`},
+		{"config too large", "[[process]]\nname = \"a\"\nmodule = \"x\"\nconfig = { a = \"" + strings.Repeat("x", 64<<10) + "\" }\n", `process[0].config: invalid: too large (65544 bytes as JSON, at most 64KiB)`},
+		{"config too large escaped", "[[process]]\nname = \"a\"\nmodule = \"x\"\nconfig = { a = \"" + strings.Repeat("<", 11000) + "\" }\n", `process[0].config: invalid: too large (66008 bytes as JSON, at most 64KiB)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,6 +144,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(string(DemoConfig))
 	f.Add("[node]\ncontrol = \"127.0.0.1:0\"\n[[process]]\nname = \"a\"\nmodule = \"b\"\n")
 	f.Add("[supervisor]\nmax_restarts = 3\nwithin = \"1s\"\n")
+	f.Add("[[process]]\nname = \"a\"\nmodule = \"b\"\ncalls = [\"*\", \"vision.blur\", \"demo.echo.*\", \"x.\"]\nconfig = { s = \"v\", n = 1, f = 2.5, b = true, t = { x = 1 } }\n")
+	f.Add("[[process]]\nname = \"a\"\nmodule = \"b\"\n[process.config]\nk = nan\n\"q k\" = 1979-05-27\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		cfg, err := ParseConfig([]byte(s), "f.toml", "/d", "/h")
 		if err != nil {
@@ -119,6 +160,20 @@ func FuzzParseConfig(f *testing.F) {
 				t.Fatalf("accepted a bad process: %+v", p)
 			}
 			seen[p.Name] = true
+			for _, c := range p.Grant.Calls {
+				if err := capability.ValidateCall(c); err != nil {
+					t.Fatalf("accepted a bad call grant: %v", err)
+				}
+			}
+			if (p.Config == nil) != (p.ConfigJSON == nil) || len(p.ConfigJSON) > MaxConfigJSON {
+				t.Fatalf("bad config %#v / %q", p.Config, p.ConfigJSON)
+			}
+			if p.ConfigJSON != nil {
+				var back map[string]any
+				if err := json.Unmarshal(p.ConfigJSON, &back); err != nil || len(back) != len(p.Config) {
+					t.Fatalf("config JSON %q does not decode to %d keys: %v", p.ConfigJSON, len(p.Config), err)
+				}
+			}
 		}
 		if !cfg.AllowRemote && !loopback(cfg.Control) {
 			t.Fatalf("accepted a non-loopback control address %q", cfg.Control)
