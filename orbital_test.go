@@ -262,7 +262,7 @@ func TestBadInputKernelSurvives(t *testing.T) {
 // TestEmbeddedManifest: a manifest carried in the module's
 // "orbital.manifest" custom section is found without a file beside it.
 func TestEmbeddedManifest(t *testing.T) {
-	manifest := "name = \"embedded-counter\"\nversion = \"2.1.0\"\nkind = \"library\"\n[entry]\ntype = \"reactor\"\nexports = [\"counter_add\"]\n"
+	manifest := "name = \"embedded-counter\"\nversion = \"2.1.0\"\nkind = \"app\"\n[entry]\ntype = \"reactor\"\nexports = [\"counter_add\"]\n"
 	wasm := append(testwasm.Read(t, "counter"), customSection(orbital.ManifestSection, []byte(manifest))...)
 	k := newKernel(t)
 	mod, err := k.Load(context.Background(), "counter", wasm, nil)

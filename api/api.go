@@ -38,6 +38,18 @@ var (
 	ErrTimeout = errors.New("timeout")
 	// ErrExists means a name is already taken.
 	ErrExists = errors.New("already exists")
+	// ErrCycle means a call between modules would re-enter a library that
+	// is already on the call chain (a cycle or re-entrancy).
+	ErrCycle = errors.New("call cycle")
+	// ErrVersion means no available version of a library satisfies the
+	// caller's version range.
+	ErrVersion = errors.New("no matching version")
+	// ErrCrashed means the callee of a call trapped, ran out of memory or
+	// was killed while serving it.
+	ErrCrashed = errors.New("callee crashed")
+	// ErrFailed means the callee of a call returned an error of its own
+	// (an application error; the message is the callee's).
+	ErrFailed = errors.New("call failed")
 )
 
 // State is the life-cycle state of a process.

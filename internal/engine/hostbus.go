@@ -105,6 +105,10 @@ const (
 	ErrCodeLimit    = -6
 	ErrCodeClosed   = -7
 	ErrCodeBuffer   = -8
+	ErrCodeCycle    = -9
+	ErrCodeFailed   = -10
+	ErrCodeCrashed  = -11
+	ErrCodeVersion  = -12
 )
 
 // errCode maps an error class to its ABI code.
@@ -114,6 +118,14 @@ func errCode(err error) int32 {
 		return 0
 	case errors.Is(err, api.ErrPermissionDenied):
 		return ErrCodeDenied
+	case errors.Is(err, api.ErrCycle):
+		return ErrCodeCycle
+	case errors.Is(err, api.ErrFailed):
+		return ErrCodeFailed
+	case errors.Is(err, api.ErrCrashed):
+		return ErrCodeCrashed
+	case errors.Is(err, api.ErrVersion):
+		return ErrCodeVersion
 	case errors.Is(err, api.ErrTooLarge):
 		return ErrCodeTooBig
 	case errors.Is(err, api.ErrNotFound):
@@ -312,11 +324,12 @@ func busFunctions() []hostFn {
 // paused, then both are restored. If the instance is killed meanwhile the
 // guest unwinds.
 func (i *Instance) idle(fn func()) {
-	if i.deadline > 0 {
+	pause := i.deadline > 0 && i.worker == nil // a worker's call deadline keeps running
+	if pause {
 		i.disarm()
 	}
 	i.blocking(fn)
-	if i.deadline > 0 {
+	if pause {
 		i.arm()
 	}
 }

@@ -47,19 +47,29 @@ type Spec struct {
 	// Port connects the instance to the message bus; nil means every
 	// orbital_v1 messaging call is denied.
 	Port Port
+	// Linker resolves the instance's calls to libraries; nil means every
+	// call_bind is denied.
+	Linker Linker
+	// Worker, if set, makes the instance a library worker: its entry runs
+	// a serve loop on call_serve (see Worker).
+	Worker *Worker
 }
 
 // Instance is one running copy of a Module with its own memory, file
 // descriptors and capability set. Calls into one Instance must not overlap;
 // Kill and the stat getters may be called from any goroutine.
 type Instance struct {
-	m      *Module
-	mod    wapi.Module
-	mem    *memory
-	quota  *ofs.Quota
-	mounts []io.Closer
-	logger *slog.Logger
-	port   Port
+	m       *Module
+	mod     wapi.Module
+	mem     *memory
+	quota   *ofs.Quota
+	mounts  []io.Closer
+	logger  *slog.Logger
+	port    Port
+	worker  *Worker              // non-nil for a library worker
+	frame   Frame                // this instance on a call chain (Parent: the call being served)
+	cs      callState            // the caller side of calls; touched only by the calling goroutine
+	calling atomic.Pointer[Call] // the call the instance waits for, so Kill can wake it
 
 	ctx    context.Context // carries the instance for host functions; cancelled by Kill
 	cancel context.CancelCauseFunc
@@ -74,8 +84,10 @@ type Instance struct {
 	// late firing from an earlier call never kills a later one.
 	timer   *time.Timer
 	due     atomic.Int64
-	holding bool  // holds an execution slot; touched only by the calling goroutine
-	entered int64 // nanotime when the slot was taken
+	timerAt atomic.Int64 // workers: when the lazy watchdog fires (0: idle)
+	tmu     sync.Mutex   // workers: serializes watchdog re-arming
+	holding bool         // holds an execution slot; touched only by the calling goroutine
+	entered int64        // nanotime when the slot was taken
 	cpu     atomic.Int64
 	calls   atomic.Uint64
 }
@@ -116,6 +128,13 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *I
 		deadline: caps.Limits.Deadline,
 		logger:   spec.Logger,
 		port:     spec.Port,
+		worker:   spec.Worker,
+		frame:    Frame{Name: spec.Name},
+		cs:       callState{linker: spec.Linker},
+	}
+	if w := spec.Worker; w != nil {
+		w.inst = i
+		i.frame = Frame{Name: w.library, Library: true}
 	}
 	if i.logger == nil {
 		i.logger = slog.New(slog.DiscardHandler)
@@ -277,7 +296,7 @@ func (i *Instance) call(ctx context.Context, name string, params ...uint64) ([]u
 		stop := context.AfterFunc(ctx, func() { i.Kill(context.Cause(ctx)) })
 		defer stop()
 	}
-	if i.deadline > 0 { // the deadline covers waiting for a slot too
+	if i.deadline > 0 && i.worker == nil { // the deadline covers waiting for a slot too
 		i.arm()
 		defer i.disarm()
 	}
@@ -311,6 +330,7 @@ func (i *Instance) Kill(cause error) {
 	i.killOnce.Do(func() {
 		i.cause.Store(&cause)
 		i.cancel(cause)
+		i.abandonCall()
 	})
 }
 
@@ -374,7 +394,9 @@ func (i *Instance) leave() {
 	if !i.holding {
 		return
 	}
-	i.cpu.Add(nanotime() - i.entered)
+	if i.entered != 0 { // 0: a library worker serving a call charged to its caller
+		i.cpu.Add(nanotime() - i.entered)
+	}
 	i.holding = false
 	i.m.e.release()
 }

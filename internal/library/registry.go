@@ -1,0 +1,313 @@
+// Package library runs shared-library modules and routes calls between
+// modules: the late binding of a caller's `call(library, function, args)`
+// to a running implementation.
+//
+// A Registry knows every library of the node by name and version. A
+// caller's Linker (one per process, from its manifest dependencies and
+// grants) binds lib.fn to a Binding: permission and the version range are
+// checked once, at bind time, and again whenever the set of libraries
+// changes (a Binding re-resolves when the registry's generation moves, so
+// a library replaced by a newer compatible version is picked up without
+// touching its callers). A call then goes to the library's implementation:
+// a Pool of wasm workers (stateless: several in parallel; stateful: one,
+// calls serialized) or native Go functions — the same path either way.
+package library
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/engine"
+	"github.com/orbitalfoundation/orbital/internal/shape"
+)
+
+// DefaultMaxCall caps arguments and results of one call when the registry
+// is made with 0.
+const DefaultMaxCall = 16 << 20
+
+// Registry is the set of libraries a node offers. It is safe for
+// concurrent use.
+type Registry struct {
+	maxCall int
+
+	mu   sync.RWMutex
+	libs map[string][]*Library // by name, highest version first
+	gen  atomic.Uint64         // bumped on every change; Bindings re-resolve
+}
+
+// NewRegistry returns an empty registry. maxCall caps the arguments and
+// the result of one call in bytes (0: DefaultMaxCall).
+func NewRegistry(maxCall int) *Registry {
+	if maxCall <= 0 {
+		maxCall = DefaultMaxCall
+	}
+	return &Registry{maxCall: maxCall, libs: map[string][]*Library{}}
+}
+
+// MaxCall is the size cap of arguments and results.
+func (r *Registry) MaxCall() int { return r.maxCall }
+
+// Add makes lib available. A library with the same name and version is
+// refused (api.ErrExists).
+func (r *Registry) Add(lib *Library) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.libs[lib.name] {
+		if l.version.Equal(lib.version) {
+			return fmt.Errorf("library %s@%s: %w", lib.name, lib.version, api.ErrExists)
+		}
+	}
+	list := append(r.libs[lib.name], lib)
+	sort.Slice(list, func(a, b int) bool { return list[a].version.GreaterThan(list[b].version) })
+	r.libs[lib.name] = list
+	r.gen.Add(1)
+	return nil
+}
+
+// Remove withdraws lib; calls already running finish, later ones
+// re-resolve.
+func (r *Registry) Remove(lib *Library) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := r.libs[lib.name]
+	if i := slices.Index(list, lib); i >= 0 {
+		list = slices.Delete(list, i, i+1)
+	}
+	if len(list) == 0 {
+		delete(r.libs, lib.name)
+	} else {
+		r.libs[lib.name] = list
+	}
+	r.gen.Add(1)
+}
+
+// Libraries returns every library, by name then highest version first.
+func (r *Registry) Libraries() []*Library {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*Library
+	for _, list := range r.libs {
+		out = append(out, list...)
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].name < out[b].name })
+	return out
+}
+
+// Resolve returns the highest version of name that satisfies c (nil: any).
+// Errors wrap api.ErrNotFound (no such library) or api.ErrVersion (no
+// version in range), naming what is available.
+func (r *Registry) Resolve(name string, c *semver.Constraints) (*Library, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	list := r.libs[name]
+	if len(list) == 0 {
+		return nil, fmt.Errorf("library %s: %w", name, api.ErrNotFound)
+	}
+	for _, l := range list {
+		if c == nil || c.Check(l.version) {
+			return l, nil
+		}
+	}
+	have := make([]string, len(list))
+	for i, l := range list {
+		have[i] = l.version.String()
+	}
+	return nil, fmt.Errorf("library %s: %w for %s (available: %v)", name, api.ErrVersion, c, have)
+}
+
+// Binding is one caller's bound library function: the engine's Target for
+// call. A Binding is used by one caller at a time.
+type Binding struct {
+	reg        *Registry
+	name, fn   string
+	constraint *semver.Constraints
+	gen        uint64
+	lib        *Library
+	exp        *export
+}
+
+// Bind binds name.fn for a caller allowed versions in c (nil: any). The
+// permission check is the caller's (see Linker).
+func (r *Registry) Bind(name, fn string, c *semver.Constraints) (*Binding, error) {
+	b := &Binding{reg: r, name: name, fn: fn, constraint: c}
+	if err := b.resolve(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Binding) resolve() error {
+	gen := b.reg.gen.Load()
+	lib, err := b.reg.Resolve(b.name, b.constraint)
+	if err != nil {
+		return err
+	}
+	exp := lib.exports[b.fn]
+	if exp == nil {
+		return fmt.Errorf("%s.%s: %w: %s@%s exports %v", b.name, b.fn, api.ErrNotFound, lib.name, lib.version, lib.ExportNames())
+	}
+	b.lib, b.exp, b.gen = lib, exp, gen
+	return nil
+}
+
+// Library returns the library the binding currently resolves to.
+func (b *Binding) Library() *Library { return b.lib }
+
+// Invoke implements engine.Target.
+func (b *Binding) Invoke(c *engine.Call) error {
+	if b.gen != b.reg.gen.Load() {
+		if err := b.resolve(); err != nil {
+			return err
+		}
+	}
+	lib, exp := b.lib, b.exp
+	if c.Chain.Has(lib.name) {
+		return fmt.Errorf("%s.%s: %w: %s → %s", b.name, b.fn, api.ErrCycle, c.Chain, lib.name)
+	}
+	if len(c.Args) > b.reg.maxCall {
+		return fmt.Errorf("%s.%s: %w: arguments of %d bytes exceed the maximum of %d", b.name, b.fn, api.ErrTooLarge, len(c.Args), b.reg.maxCall)
+	}
+	if exp.args != nil {
+		if err := exp.args.Validate(c.Args); err != nil {
+			return fmt.Errorf("%s.%s: %w: arguments: %v", b.name, b.fn, api.ErrInvalid, err)
+		}
+	}
+	c.Function, c.Check, c.MaxResult = b.fn, exp.check, b.reg.maxCall
+	lib.calls.Add(1)
+	err := lib.impl.invoke(lib, c)
+	if err != nil {
+		lib.failures.Add(1)
+	}
+	return err
+}
+
+// Library is one version of a library module.
+type Library struct {
+	name    string
+	version *semver.Version
+	exports map[string]*export
+	impl    impl
+
+	calls, failures atomic.Uint64
+}
+
+// Export declares a function of a library: its name and the shapes its
+// arguments and result must have (nil: bytes, unchecked).
+type Export struct {
+	Name         string
+	Args, Result *shape.Shape
+	Description  string
+}
+
+type export struct {
+	Export
+	args  *shape.Shape // nil when unchecked
+	check func([]byte) error
+}
+
+// impl runs calls: a Pool of wasm workers or native Go functions.
+type impl interface {
+	invoke(lib *Library, c *engine.Call) error
+	info(*Info)
+}
+
+func newLibrary(name, version string, exports []Export, im impl) (*Library, error) {
+	v, err := semver.StrictNewVersion(version)
+	if err != nil {
+		return nil, fmt.Errorf("library %s: %w: version %q: %v", name, api.ErrInvalid, version, err)
+	}
+	if len(exports) == 0 {
+		return nil, fmt.Errorf("library %s: %w: no exports", name, api.ErrInvalid)
+	}
+	l := &Library{name: name, version: v, exports: map[string]*export{}, impl: im}
+	for _, e := range exports {
+		if _, dup := l.exports[e.Name]; dup {
+			return nil, fmt.Errorf("library %s: %w: export %s declared twice", name, api.ErrInvalid, e.Name)
+		}
+		x := &export{Export: e}
+		if e.Args != nil && !e.Args.IsBytes() {
+			x.args = e.Args
+		}
+		if e.Result != nil && !e.Result.IsBytes() {
+			x.check = e.Result.Validate
+		}
+		l.exports[e.Name] = x
+	}
+	return l, nil
+}
+
+// Name returns the library's name.
+func (l *Library) Name() string { return l.name }
+
+// Version returns the library's version.
+func (l *Library) Version() *semver.Version { return l.version }
+
+// ExportNames returns the names of the library's functions, sorted.
+func (l *Library) ExportNames() []string {
+	names := make([]string, 0, len(l.exports))
+	for n := range l.exports {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Exports returns the library's functions, sorted by name.
+func (l *Library) Exports() []Export {
+	out := make([]Export, 0, len(l.exports))
+	for _, n := range l.ExportNames() {
+		out = append(out, l.exports[n].Export)
+	}
+	return out
+}
+
+// Info is a snapshot of a library for listings.
+type Info struct {
+	Name      string   `json:"name"`
+	Version   string   `json:"version"`
+	Native    bool     `json:"native"`
+	Stateful  bool     `json:"stateful"`
+	Exports   []string `json:"exports"`
+	Instances int      `json:"instances"` // running wasm workers
+	Busy      int      `json:"busy"`      // workers serving a call now
+	Max       int      `json:"max"`       // most workers the pool may run
+	Calls     uint64   `json:"calls"`
+	Failures  uint64   `json:"failures"`
+	Restarts  uint64   `json:"restarts"`
+	State     string   `json:"state"` // running, restarting, down
+	Reason    string   `json:"reason,omitempty"`
+}
+
+// Info reports the library's state and counters.
+func (l *Library) Info() Info {
+	in := Info{Name: l.name, Version: l.version.String(), Exports: l.ExportNames(),
+		Calls: l.calls.Load(), Failures: l.failures.Load(), State: "running"}
+	l.impl.info(&in)
+	return in
+}
+
+// Call is a call made by the host itself (the control API, an embedder),
+// allowed every library. The result is a copy.
+func (r *Registry) Call(ctx context.Context, name, fn string, args []byte) ([]byte, error) {
+	b, err := r.Bind(name, fn, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := engine.NewCall(ctx, args)
+	if dl, ok := ctx.Deadline(); ok {
+		c.Due = engine.Now() + int64(time.Until(dl))
+	}
+	c.Chain = &engine.Frame{Name: "host"}
+	if err := b.Invoke(c); err != nil {
+		return nil, err
+	}
+	return c.Result(), nil
+}
