@@ -17,6 +17,7 @@ type Config struct {
 	noCache    bool
 	trusted    map[string]bool
 	maxMessage int
+	maxCall    int
 }
 
 // NewConfig returns the default configuration: home from $ORBITAL_HOME or
@@ -68,6 +69,10 @@ func (c Config) WithTrusted(names ...string) Config {
 // WithMaxMessage bounds the size of one bus message in bytes (default 1 MiB).
 // Larger payloads travel as blobs.
 func (c Config) WithMaxMessage(n int) Config { c.maxMessage = n; return c }
+
+// WithMaxCall caps the arguments and the result of one call between
+// modules, in bytes (default 16 MiB).
+func (c Config) WithMaxCall(n int) Config { c.maxCall = n; return c }
 
 // Home returns the data directory.
 func (c Config) Home() string { return c.home }

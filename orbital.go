@@ -34,6 +34,7 @@ import (
 	"github.com/orbitalfoundation/orbital/internal/capability"
 	"github.com/orbitalfoundation/orbital/internal/engine"
 	ofs "github.com/orbitalfoundation/orbital/internal/fs"
+	"github.com/orbitalfoundation/orbital/internal/library"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
 	"github.com/orbitalfoundation/orbital/internal/process"
 )
@@ -74,6 +75,15 @@ type Kernel interface {
 	Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Process, error)
 	// Processes lists every process the kernel has started, by ID.
 	Processes() []api.ProcessInfo
+	// Provide registers a library module so that processes (and other
+	// libraries) can call its functions; see ProvideOptions.
+	Provide(ctx context.Context, m *Module, opts ProvideOptions) (*Library, error)
+	// ProvideNative registers a library implemented in Go.
+	ProvideNative(name, version string, exports []NativeExport) (*Library, error)
+	// Call calls lib.fn as the host, with every permission.
+	Call(ctx context.Context, lib, fn string, args []byte) ([]byte, error)
+	// Libraries lists the registered libraries.
+	Libraries() []LibraryInfo
 	// Close kills every process, waits for them and releases the engine.
 	Close(ctx context.Context) error
 }
@@ -86,10 +96,13 @@ type kernel struct {
 	log    *slog.Logger
 	nextID atomic.Uint64
 
-	mu     sync.Mutex
-	procs  map[uint64]*Process // live and recently ended, by ID
-	ended  []uint64            // IDs of ended processes, oldest first
-	closed bool
+	libs *library.Registry
+
+	mu       sync.Mutex
+	provided []*Library          // libraries registered with Provide
+	procs    map[uint64]*Process // live and recently ended, by ID
+	ended    []uint64            // IDs of ended processes, oldest first
+	closed   bool
 }
 
 // maxEnded bounds how many ended processes the table remembers.
@@ -109,7 +122,8 @@ func NewKernel(ctx context.Context, cfg Config) (Kernel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new kernel: %w", err)
 	}
-	k := &kernel{cfg: cfg, eng: eng, log: log, procs: map[uint64]*Process{}, blobs: bus.NewBlobStore()}
+	k := &kernel{cfg: cfg, eng: eng, log: log, procs: map[uint64]*Process{}, blobs: bus.NewBlobStore(),
+		libs: library.NewRegistry(cfg.maxCall)}
 	k.bus = bus.New(bus.Options{MaxMessageSize: cfg.maxMessage, Events: func(ev bus.Event) {
 		log.Debug("bus event", "kind", ev.Kind, "op", ev.Op, "endpoint", ev.Endpoint, "target", ev.Target, "err", ev.Err)
 	}})
@@ -271,6 +285,9 @@ type SpawnOptions struct {
 	// Entry overrides the export run to completion (default from the
 	// manifest, else "_start").
 	Entry string
+	// Config is the process's configuration (a JSON object), read by the
+	// guest with orbital_v1.config.
+	Config []byte
 }
 
 func (k *kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Process, error) {
@@ -288,6 +305,9 @@ func (k *kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Proc
 	if m.manifest != nil && m.manifest.Entry.Type == "reactor" && opts.Entry == "" && !push {
 		return nil, fmt.Errorf("spawn %s: %w: module is a reactor without %s/%s exports; it has nothing to run", name, api.ErrBadModule, engine.AllocExport, engine.HandlerExport)
 	}
+	if m.manifest != nil && m.manifest.Kind == manifest.KindLibrary {
+		return nil, fmt.Errorf("spawn %s: %w: %s is a library: it is provided to callers (Provide; in a node config, list it like a process), not run", name, api.ErrInvalid, m.Label())
+	}
 	caps, err := capability.Resolve(m.manifest, opts.Grant)
 	if err != nil {
 		return nil, fmt.Errorf("spawn %s: %w: %w", name, api.ErrPermissionDenied, err)
@@ -295,7 +315,8 @@ func (k *kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Proc
 	for _, n := range caps.Notes {
 		k.log.Debug("capability note", "process", name, "note", n)
 	}
-	spec := engine.Spec{Name: name, Caps: caps, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
+	spec := engine.Spec{Name: name, Caps: caps, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
+		Linker: k.linker(caps), Config: opts.Config}
 	closers, err := bindStreams(m.manifest, opts.Streams, &spec)
 	if err != nil {
 		return nil, fmt.Errorf("spawn %s: %w", name, err)
@@ -485,6 +506,14 @@ func (k *kernel) Close(ctx context.Context) error {
 	for _, p := range ps {
 		if _, err := p.Wait(ctx); err != nil {
 			return fmt.Errorf("close kernel: waiting for %s: %w", p.Info().Name, err)
+		}
+	}
+	k.mu.Lock()
+	libs := k.provided
+	k.mu.Unlock()
+	for _, l := range libs {
+		if l.sup != nil {
+			_ = l.sup.Shutdown(ctx)
 		}
 	}
 	return k.eng.Close(ctx)

@@ -92,4 +92,18 @@ type ProcessInfo struct {
 	MsgsOut     uint64        `json:"msgs_out"`     // messages it published, sent, requested or replied
 	Dropped     uint64        `json:"dropped"`      // messages its full mailbox dropped
 	Restarts    int           `json:"restarts"`     // times its supervisor restarted it
+	// Library is set for a library: its instances serve calls instead of
+	// running a process.
+	Library *LibraryStats `json:"library,omitempty"`
+}
+
+// LibraryStats are the call counters of a library.
+type LibraryStats struct {
+	Stateful  bool     `json:"stateful"`
+	Exports   []string `json:"exports"`
+	Instances int      `json:"instances"` // instances running
+	Busy      int      `json:"busy"`      // instances serving a call now
+	Max       int      `json:"max"`       // most instances at once
+	Calls     uint64   `json:"calls"`
+	Failures  uint64   `json:"failures"`
 }

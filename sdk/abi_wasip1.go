@@ -49,6 +49,27 @@ func wasmBlobRelease(blob int64) int32
 //go:wasmimport orbital_v1 log
 func wasmLog(level int32, msg unsafe.Pointer, msgLen uint32)
 
+//go:wasmimport orbital_v1 call_bind
+func wasmCallBind(lib unsafe.Pointer, libLen uint32, fn unsafe.Pointer, fnLen uint32) int32
+
+//go:wasmimport orbital_v1 call
+func wasmCall(handle int32, args unsafe.Pointer, argsLen uint32, res unsafe.Pointer, resCap uint32) int64
+
+//go:wasmimport orbital_v1 call_result
+func wasmCallResult(buf unsafe.Pointer, bufCap uint32) int32
+
+//go:wasmimport orbital_v1 call_error
+func wasmCallError(buf unsafe.Pointer, bufCap uint32) int32
+
+//go:wasmimport orbital_v1 call_serve
+func wasmCallServe(status int32, res unsafe.Pointer, resLen uint32, buf unsafe.Pointer, bufCap uint32) int32
+
+//go:wasmimport orbital_v1 call_size
+func wasmCallSize() int32
+
+//go:wasmimport orbital_v1 config
+func wasmConfig(buf unsafe.Pointer, bufCap uint32) int32
+
 // Byte slices and strings of wasm32 memory fit in 32 bits; the length is
 // truncated only for values no guest memory can hold.
 
@@ -121,4 +142,39 @@ func hostBlobRelease(blob int64) int32 { return wasmBlobRelease(blob) }
 func hostLog(level int32, msg string) {
 	m, ml := sp(msg)
 	wasmLog(level, m, ml)
+}
+
+func hostCallBind(lib, fn string) int32 {
+	l, ll := sp(lib)
+	f, fl := sp(fn)
+	return wasmCallBind(l, ll, f, fl)
+}
+
+func hostCall(handle int32, args, res []byte) int64 {
+	a, al := bp(args)
+	r, rl := bp(res)
+	return wasmCall(handle, a, al, r, rl)
+}
+
+func hostCallResult(buf []byte) int32 {
+	b, bl := bp(buf)
+	return wasmCallResult(b, bl)
+}
+
+func hostCallError(buf []byte) int32 {
+	b, bl := bp(buf)
+	return wasmCallError(b, bl)
+}
+
+func hostCallServe(status int32, res, buf []byte) int32 {
+	r, rl := bp(res)
+	b, bl := bp(buf)
+	return wasmCallServe(status, r, rl, b, bl)
+}
+
+func hostCallSize() int32 { return wasmCallSize() }
+
+func hostConfig(buf []byte) int32 {
+	b, bl := bp(buf)
+	return wasmConfig(b, bl)
 }

@@ -17,9 +17,14 @@ const (
 	codeLimit    = -6
 	codeClosed   = -7
 	codeBuffer   = -8
+	codeCycle    = -9
+	codeFailed   = -10
+	codeCrashed  = -11
+	codeVersion  = -12
 )
 
-// Errors returned by the bus functions, one per ABI code.
+// Errors returned by the bus and call functions, one per ABI code. Compare
+// with errors.Is: the call functions return a [*CallError] that wraps them.
 var (
 	// ErrDenied: the module's [bus] permissions do not allow the operation,
 	// the subject is reserved ($sys.…), or the process is not connected to
@@ -42,6 +47,20 @@ var (
 	// ErrClosed: the process is being stopped. Return from main promptly;
 	// the kernel kills the process after a grace period. ABI code -7.
 	ErrClosed error = Errno(codeClosed)
+	// ErrCycle: a call would re-enter a library already on the call chain
+	// (app → vision → kv → vision, or a library calling itself). ABI code
+	// -9.
+	ErrCycle error = Errno(codeCycle)
+	// ErrFailed: the called library function returned an error of its own;
+	// the [*CallError] carries its message. ABI code -10.
+	ErrFailed error = Errno(codeFailed)
+	// ErrCrashed: the called library trapped, ran out of memory or was
+	// killed while serving the call; its supervisor restarts it. ABI code
+	// -11.
+	ErrCrashed error = Errno(codeCrashed)
+	// ErrVersion: no available version of the library satisfies the range
+	// the caller's manifest declares under [dependencies]. ABI code -12.
+	ErrVersion error = Errno(codeVersion)
 )
 
 // Code returns the ABI code, a negative number.
@@ -66,6 +85,14 @@ func (e Errno) Error() string {
 		return "orbital: closed"
 	case codeBuffer:
 		return "orbital: buffer too small"
+	case codeCycle:
+		return "orbital: call cycle"
+	case codeFailed:
+		return "orbital: call failed"
+	case codeCrashed:
+		return "orbital: callee crashed"
+	case codeVersion:
+		return "orbital: no matching version"
 	}
 	return "orbital: error " + strconv.Itoa(int(e))
 }
@@ -90,8 +117,46 @@ func errno[T int32 | int64](r T) error {
 		return ErrLimit
 	case r == codeClosed:
 		return ErrClosed
+	case r == codeCycle:
+		return ErrCycle
+	case r == codeFailed:
+		return ErrFailed
+	case r == codeCrashed:
+		return ErrCrashed
+	case r == codeVersion:
+		return ErrVersion
 	case r < -1<<31:
 		return ErrInvalid
 	}
 	return Errno(r)
 }
+
+// CallError is the error of a failed library call or binding: the class of
+// the failure (one of the Err variables, such as [ErrFailed] or
+// [ErrNotFound]) with the kernel's message about it (call_error in
+// docs/ABI.md). For ErrFailed the message is the library's own error:
+//
+//	res, err := orbital.Call("vision", "grayscale", pixels)
+//	var ce *orbital.CallError
+//	if errors.As(err, &ce) && errors.Is(err, orbital.ErrFailed) {
+//		orbital.Log(orbital.LevelWarn, "vision says: "+ce.Message)
+//	}
+type CallError struct {
+	Library  string // the library called, as the caller named it
+	Function string // the function called
+	Message  string // the kernel's message, e.g. "vision.grayscale: want RGBA pixels, got 3 bytes"; may be empty
+	Err      error  // the class: one of the Err variables
+}
+
+// Error returns the kernel's message, or "LIB.FN: " and the class when
+// there is none.
+func (e *CallError) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return e.Library + "." + e.Function + ": " + e.Err.Error()
+}
+
+// Unwrap returns the class, so that errors.Is(err, ErrFailed) and the like
+// work.
+func (e *CallError) Unwrap() error { return e.Err }

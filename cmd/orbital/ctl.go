@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,8 +12,10 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/orbitalfoundation/orbital"
+	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/control"
 )
 
@@ -71,6 +74,18 @@ func cmdPs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PID\tNAME\tMODULE\tSTATE\tMEMORY\tCPU\tMAILBOX\tIN\tOUT\tDROPPED\tRESTARTS\tREASON")
 	for _, p := range ps {
+		if l := p.Library; l != nil {
+			kind := "stateless"
+			if l.Stateful {
+				kind = "stateful"
+			}
+			note := fmt.Sprintf("library, %s: %d/%d instances (%d busy), %d calls, %d failed", kind, l.Instances, l.Max, l.Busy, l.Calls, l.Failures)
+			if p.Reason != "" {
+				note += "; " + p.Reason
+			}
+			fmt.Fprintf(w, "-\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t%d\t%s\n", p.Name, p.Module, p.State, p.Restarts, note)
+			continue
+		}
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", p.ID, p.Name, p.Module, p.State,
 			humanBytes(p.MemoryBytes), p.CPUTime.Round(time.Microsecond), p.Mailbox, p.MsgsIn, p.MsgsOut, p.Dropped, p.Restarts, p.Reason)
 	}
@@ -192,4 +207,83 @@ func cmdSub(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return codeFor(err)
 	}
 	return exitOK
+}
+
+func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var (
+		timeout time.Duration
+		file    string
+	)
+	c, pos, code := ctlCommand("call", `Usage: orbital call LIBRARY FUNCTION [ARGS]
+
+Calls a function of a library module on the running node, as the operator,
+and prints the result. ARGS are the call's argument bytes as given (for a
+function declared with a JSON shape, write JSON: '{"key": "a"}'); with
+--file, or ARGS "-", they are read from a file or stdin. The node checks the
+arguments against the function's declared shape before the library sees
+them.
+
+Exit status: 0 on success, 1 if the function failed or crashed, 64 for an
+unknown library or function, 65 for arguments that do not match, 124 when
+the deadline passed.
+
+Flags:
+`, args, stdout, stderr,
+		func(fs *flag.FlagSet) {
+			fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of the call (propagates to the library)")
+			fs.StringVar(&file, "file", "", "read the arguments from this file")
+		})
+	if code >= 0 {
+		return code
+	}
+	if len(pos) < 2 || len(pos) > 3 || (file != "" && len(pos) == 3) {
+		fmt.Fprintln(stderr, "orbital call: expected LIBRARY FUNCTION [ARGS] (or --file F instead of ARGS)")
+		return exitUsage
+	}
+	var data []byte
+	var err error
+	switch {
+	case file != "":
+		data, err = os.ReadFile(file)
+	case len(pos) == 3 && pos[2] == "-":
+		data, err = io.ReadAll(stdin)
+	case len(pos) == 3:
+		data = []byte(pos[2])
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital call: arguments: %v\n", err)
+		return exitUsage
+	}
+	res, err := c.Call(context.Background(), pos[0], pos[1], data, timeout)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital call: %v\n", err)
+		switch {
+		case errors.Is(err, api.ErrTimeout):
+			return exitDeadline
+		case errors.Is(err, api.ErrInvalid), errors.Is(err, api.ErrTooLarge):
+			return exitBadInput
+		case errors.Is(err, api.ErrVersion):
+			return exitUsage
+		}
+		return codeFor(err)
+	}
+	_, _ = stdout.Write(res)
+	if len(res) > 0 && res[len(res)-1] != '\n' && isText(res) {
+		fmt.Fprintln(stdout)
+	}
+	return exitOK
+}
+
+// isText reports whether b looks like printable UTF-8 (then a newline is
+// added after it for the terminal).
+func isText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if r < 0x20 && r != '\n' && r != '\t' && r != '\r' {
+			return false
+		}
+	}
+	return true
 }

@@ -9,9 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/library"
 )
 
 // Client talks to a local node's control API.
@@ -57,18 +61,61 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		_ = json.NewDecoder(resp.Body).Decode(&e)
-		class := map[int]error{404: api.ErrNotFound, 403: api.ErrPermissionDenied, 400: api.ErrInvalid, 504: api.ErrTimeout}[resp.StatusCode]
-		if class == nil {
-			return fmt.Errorf("%s %s: %s", method, path, e.Error)
-		}
-		return fmt.Errorf("%w: %s", class, e.Error)
+		return respError(method, path, resp)
 	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)
 	}
 	return nil
+}
+
+// respError turns an error response into an error of the class it names.
+func respError(method, path string, resp *http.Response) error {
+	var e struct{ Error, Class string }
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	class := classNamed(e.Class)
+	if class == nil {
+		class = map[int]error{404: api.ErrNotFound, 403: api.ErrPermissionDenied, 400: api.ErrInvalid, 504: api.ErrTimeout}[resp.StatusCode]
+	}
+	if class == nil {
+		return fmt.Errorf("%s %s: %s", method, path, e.Error)
+	}
+	return &remoteError{msg: e.Error, class: class}
+}
+
+// remoteError is an error reported by the node: its message as the node
+// wrote it, and its class for errors.Is.
+type remoteError struct {
+	msg   string
+	class error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.class }
+
+// Call calls lib.fn on the node with args and returns the result.
+func (c *Client) Call(ctx context.Context, lib, fn string, args []byte, timeout time.Duration) ([]byte, error) {
+	path := "/api/v1/call/" + url.PathEscape(lib) + "/" + url.PathEscape(fn) + "?timeout_ms=" + strconv.FormatInt(timeout.Milliseconds(), 10)
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+c.info.Addr+path, bytes.NewReader(args))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.info.Token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("node at %s: %w (is `orbital up` still running?)", c.info.Addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, respError("POST", path, resp)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// Libraries lists the node's libraries.
+func (c *Client) Libraries(ctx context.Context) ([]library.Info, error) {
+	var ls []library.Info
+	return ls, c.do(ctx, "GET", "/api/v1/libraries", nil, &ls)
 }
 
 // Processes returns the process table.

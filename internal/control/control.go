@@ -22,15 +22,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/bus"
+	"github.com/orbitalfoundation/orbital/internal/library"
 )
 
 // Backend is what the control API steers (the node implements it).
@@ -44,6 +47,8 @@ type Backend interface {
 	Request(ctx context.Context, subject string, data []byte) ([]byte, error)
 	Subscribe(ctx context.Context, pattern string, fn func(bus.Message) error) error
 	BusStats() bus.Stats
+	Call(ctx context.Context, lib, fn string, args []byte) ([]byte, error)
+	Libraries() []library.Info
 }
 
 // Info is the content of node.json: how local clients reach the node.
@@ -175,8 +180,36 @@ func (s *Server) routes() http.Handler {
 		}
 	})
 	mux.HandleFunc("GET /api/v1/bus", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.BusStats()) })
+	mux.HandleFunc("GET /api/v1/libraries", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.Libraries()) })
+	// Call: the body is the arguments, the response body the result.
+	mux.HandleFunc("POST /api/v1/call/{lib}/{fn}", func(w http.ResponseWriter, r *http.Request) {
+		args, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCallBody))
+		if err != nil {
+			reply(w, fmt.Errorf("%w: arguments: %v", api.ErrTooLarge, err), nil)
+			return
+		}
+		timeout := DefaultCallTimeout
+		if ms, err := strconv.Atoi(r.URL.Query().Get("timeout_ms")); err == nil && ms > 0 {
+			timeout = time.Duration(ms) * time.Millisecond
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		res, err := s.b.Call(ctx, r.PathValue("lib"), r.PathValue("fn"), args)
+		if err != nil {
+			reply(w, err, nil)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(res)
+	})
 	return s.auth(mux)
 }
+
+// Limits of the call endpoint.
+const (
+	MaxCallBody        = 64 << 20
+	DefaultCallTimeout = 10 * time.Second
+)
 
 // auth requires the bearer token on everything but /healthz.
 func (s *Server) auth(next http.Handler) http.Handler {
@@ -224,5 +257,39 @@ func reply(w http.ResponseWriter, err error, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error(), "class": ClassOf(err)})
+}
+
+// classes are the api error classes by the name the API reports them with.
+var classes = []struct {
+	name string
+	err  error
+}{
+	{"cycle", api.ErrCycle}, {"version", api.ErrVersion}, {"crashed", api.ErrCrashed}, {"failed", api.ErrFailed},
+	{"permission_denied", api.ErrPermissionDenied}, {"not_found", api.ErrNotFound}, {"timeout", api.ErrTimeout},
+	{"too_large", api.ErrTooLarge}, {"invalid", api.ErrInvalid}, {"limit", api.ErrLimit}, {"closed", api.ErrClosed},
+	{"exists", api.ErrExists}, {"bad_module", api.ErrBadModule}, {"bad_manifest", api.ErrBadManifest},
+}
+
+// ClassOf names the api error class err wraps ("" if none).
+func ClassOf(err error) string {
+	for _, c := range classes {
+		if errors.Is(err, c.err) {
+			return c.name
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return ""
+}
+
+// classNamed returns the api error class called name, or nil.
+func classNamed(name string) error {
+	for _, c := range classes {
+		if c.name == name {
+			return c.err
+		}
+	}
+	return nil
 }

@@ -72,6 +72,13 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) (wapi.Module, error
 		WithGoModuleFunction(wapi.GoModuleFunc(hostLog), []wapi.ValueType{i32, i32, i32}, nil).
 		WithParameterNames("level", "ptr", "len").
 		WithName("log").Export("log").
+		// config(buf i32, cap i32) -> i32 — the module's configuration as a
+		// JSON object: returns its length (0: none) and writes it to buf
+		// only when it fits in cap.
+		NewFunctionBuilder().
+		WithGoModuleFunction(wapi.GoModuleFunc(hostConfig), []wapi.ValueType{i32, i32}, []wapi.ValueType{i32}).
+		WithParameterNames("buf", "cap").
+		WithName("config").Export("config").
 		Instantiate(ctx)
 }
 
@@ -98,4 +105,18 @@ func hostLog(ctx context.Context, mod wapi.Module, stack []uint64) {
 		lv = slog.LevelError
 	}
 	i.logger.Log(ctx, lv, string(msg))
+}
+
+func hostConfig(ctx context.Context, mod wapi.Module, stack []uint64) {
+	i := fromContext(ctx)
+	if i == nil {
+		stack[0] = 0
+		return
+	}
+	n := uint32(len(i.config))
+	if n > 0 && n <= uint32(stack[1]) && !mod.Memory().Write(uint32(stack[0]), i.config) {
+		stack[0] = code(ErrCodeInvalid)
+		return
+	}
+	stack[0] = uint64(n)
 }

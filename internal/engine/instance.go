@@ -53,6 +53,9 @@ type Spec struct {
 	// Worker, if set, makes the instance a library worker: its entry runs
 	// a serve loop on call_serve (see Worker).
 	Worker *Worker
+	// Config is the module's configuration (a JSON object) that the guest
+	// reads with orbital_v1.config; nil means none.
+	Config []byte
 }
 
 // Instance is one running copy of a Module with its own memory, file
@@ -67,6 +70,7 @@ type Instance struct {
 	logger  *slog.Logger
 	port    Port
 	worker  *Worker              // non-nil for a library worker
+	config  []byte               // JSON, for orbital_v1.config
 	frame   Frame                // this instance on a call chain (Parent: the call being served)
 	cs      callState            // the caller side of calls; touched only by the calling goroutine
 	calling atomic.Pointer[Call] // the call the instance waits for, so Kill can wake it
@@ -129,6 +133,7 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *I
 		logger:   spec.Logger,
 		port:     spec.Port,
 		worker:   spec.Worker,
+		config:   spec.Config,
 		frame:    Frame{Name: spec.Name},
 		cs:       callState{linker: spec.Linker},
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/bus"
+	"github.com/orbitalfoundation/orbital/internal/manifest"
 	"github.com/orbitalfoundation/orbital/internal/supervisor"
 )
 
@@ -28,6 +29,8 @@ type Node struct {
 
 	mu     sync.Mutex
 	procs  map[string]*orbital.Process       // current incarnation per name
+	libs   map[string]*orbital.Library       // libraries, by process name
+	pools  map[string]supervisor.Child       // current incarnation of each library
 	groups map[string]*supervisor.Supervisor // the group supervising each process
 	gaveUp map[string]string                 // processes whose group gave up, with why
 	order  []string                          // process names in config order
@@ -42,6 +45,7 @@ func Start(ctx context.Context, cfg *Config, home string, log *slog.Logger) (*No
 		return nil, err
 	}
 	n := &Node{cfg: cfg, k: k, bus: orbital.BusOf(k), log: log, procs: map[string]*orbital.Process{},
+		libs: map[string]*orbital.Library{}, pools: map[string]supervisor.Child{},
 		groups: map[string]*supervisor.Supervisor{}, gaveUp: map[string]string{}}
 	fail := func(err error) (*Node, error) {
 		_ = k.Close(context.Background())
@@ -64,6 +68,13 @@ func Start(ctx context.Context, cfg *Config, home string, log *slog.Logger) (*No
 			return fail(fmt.Errorf("process %s: %w", pc.Name, err))
 		}
 		mods[pc.Name] = m
+		if mf := m.Manifest(); mf != nil && mf.Kind == manifest.KindLibrary {
+			lib, err := k.Provide(ctx, m, orbital.ProvideOptions{Grant: pc.Grant, Config: pc.ConfigJSON, Supervised: true})
+			if err != nil {
+				return fail(fmt.Errorf("library %s: %w", pc.Name, err))
+			}
+			n.libs[pc.Name] = lib
+		}
 	}
 	// Supervision tree: a root that never restarts anything, holding
 	// groups that do. With one-for-one every process is its own group, so a
@@ -111,12 +122,25 @@ func (n *Node) startGroup(g []ProcessConfig, mods map[string]*orbital.Module) er
 }
 
 func (n *Node) spec(pc ProcessConfig, m *orbital.Module) supervisor.Spec {
+	if lib := n.libs[pc.Name]; lib != nil {
+		return supervisor.Spec{Name: pc.Name, Restart: pc.Restart, Shutdown: n.cfg.Grace,
+			Start: func(ctx context.Context) (supervisor.Child, error) {
+				ch, err := lib.Start(ctx)
+				if err != nil {
+					return nil, err
+				}
+				n.mu.Lock()
+				n.pools[pc.Name] = ch
+				n.mu.Unlock()
+				return ch, nil
+			}}
+	}
 	return supervisor.Spec{
 		Name:     pc.Name,
 		Restart:  pc.Restart,
 		Shutdown: n.cfg.Grace,
 		Start: func(ctx context.Context) (supervisor.Child, error) {
-			p, err := n.k.Spawn(ctx, m, orbital.SpawnOptions{Name: pc.Name, Grant: pc.Grant,
+			p, err := n.k.Spawn(ctx, m, orbital.SpawnOptions{Name: pc.Name, Grant: pc.Grant, Config: pc.ConfigJSON,
 				Stdout: logWriter{n.log, pc.Name, slog.LevelInfo}, Stderr: logWriter{n.log, pc.Name, slog.LevelWarn}})
 			if err != nil {
 				return nil, err
@@ -141,9 +165,14 @@ func (n *Node) event(ev supervisor.Event) {
 	}
 	n.log.Log(context.Background(), lv, "process "+ev.Kind, attrs...)
 	if ev.Kind == supervisor.EventGaveUp {
+		why := fmt.Sprintf("given up after %d restarts: %s", ev.Restarts, ev.Reason)
 		n.mu.Lock()
-		n.gaveUp[ev.Child] = fmt.Sprintf("given up after %d restarts: %s", ev.Restarts, ev.Reason)
+		n.gaveUp[ev.Child] = why
+		lib := n.libs[ev.Child]
 		n.mu.Unlock()
+		if lib != nil {
+			lib.Down(why)
+		}
 	}
 	data, _ := json.Marshal(map[string]any{"kind": ev.Kind, "process": ev.Child, "reason": ev.Reason, "restarts": ev.Restarts, "time": ev.Time})
 	name := ev.Child
@@ -209,9 +238,12 @@ func (n *Node) Processes() []api.ProcessInfo {
 		ci, supervised := children[name]
 		n.mu.Lock()
 		p := n.procs[name]
+		lib := n.libs[name]
 		n.mu.Unlock()
 		var info api.ProcessInfo
 		switch {
+		case lib != nil:
+			info = libraryInfo(name, lib, supervised && ci.Running)
 		case p != nil:
 			info = p.Info()
 		case supervised:
@@ -237,6 +269,29 @@ func (n *Node) Processes() []api.ProcessInfo {
 	return out
 }
 
+// libraryInfo describes a library as a process-table row.
+func libraryInfo(name string, lib *orbital.Library, running bool) api.ProcessInfo {
+	li := lib.Info()
+	info := api.ProcessInfo{Name: name, Module: li.Name + "@" + li.Version, State: api.StateRunning,
+		Library: &api.LibraryStats{Stateful: li.Stateful, Exports: li.Exports, Instances: li.Instances,
+			Busy: li.Busy, Max: li.Max, Calls: li.Calls, Failures: li.Failures}}
+	switch {
+	case li.State == "down":
+		info.State, info.Reason = api.StateCrashed, li.Reason
+	case !running || li.State != "running":
+		info.State = api.StateStarting
+	}
+	return info
+}
+
+// Call calls lib.fn as the operator (every library allowed).
+func (n *Node) Call(ctx context.Context, lib, fn string, args []byte) ([]byte, error) {
+	return n.k.Call(ctx, lib, fn, args)
+}
+
+// Libraries lists the node's libraries.
+func (n *Node) Libraries() []orbital.LibraryInfo { return n.k.Libraries() }
+
 // Stop stops a process without restarting it.
 func (n *Node) Stop(name string) error {
 	g, err := n.group(name)
@@ -260,11 +315,16 @@ func (n *Node) Restart(name string) error {
 func (n *Node) Kill(name string) error {
 	n.mu.Lock()
 	p := n.procs[name]
+	pool := n.pools[name]
 	n.mu.Unlock()
-	if p == nil {
+	switch {
+	case p != nil:
+		p.Kill(errors.New("killed by operator"))
+	case pool != nil:
+		pool.Kill(errors.New("killed by operator"))
+	default:
 		return fmt.Errorf("kill %s: %w", name, api.ErrNotFound)
 	}
-	p.Kill(errors.New("killed by operator"))
 	return nil
 }
 
