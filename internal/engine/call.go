@@ -175,9 +175,7 @@ func (i *Instance) invoke(t Target, c *Call) error {
 	entered := i.entered
 	i.holding = false
 	c.slot, c.slotBack = held, held
-	i.calling.Store(c)
 	err := t.Invoke(c)
-	i.calling.Store(nil)
 	if held {
 		if c.slotBack {
 			i.holding = true
@@ -191,11 +189,7 @@ func (i *Instance) invoke(t Target, c *Call) error {
 
 // abandonCall cuts the call the instance waits for short: Kill calls it,
 // so a killed caller does not wait for a callee without a deadline.
-func (i *Instance) abandonCall() {
-	if c := i.calling.Load(); c != nil {
-		c.Abandon()
-	}
-}
+func (i *Instance) abandonCall() { i.cs.call.Abandon() }
 
 // Abandon cuts a call short because its caller is gone: the callee gets
 // AbandonGrace to answer, then it is stopped. Safe from any goroutine.

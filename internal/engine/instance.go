@@ -62,18 +62,17 @@ type Spec struct {
 // descriptors and capability set. Calls into one Instance must not overlap;
 // Kill and the stat getters may be called from any goroutine.
 type Instance struct {
-	m       *Module
-	mod     wapi.Module
-	mem     *memory
-	quota   *ofs.Quota
-	mounts  []io.Closer
-	logger  *slog.Logger
-	port    Port
-	worker  *Worker              // non-nil for a library worker
-	config  []byte               // JSON, for orbital_v1.config
-	frame   Frame                // this instance on a call chain (Parent: the call being served)
-	cs      callState            // the caller side of calls; touched only by the calling goroutine
-	calling atomic.Pointer[Call] // the call the instance waits for, so Kill can wake it
+	m      *Module
+	mod    wapi.Module
+	mem    *memory
+	quota  *ofs.Quota
+	mounts []io.Closer
+	logger *slog.Logger
+	port   Port
+	worker *Worker   // non-nil for a library worker
+	config []byte    // JSON, for orbital_v1.config
+	frame  Frame     // this instance on a call chain (Parent: the call being served)
+	cs     callState // the caller side of calls; touched only by the calling goroutine
 
 	ctx    context.Context // carries the instance for host functions; cancelled by Kill
 	cancel context.CancelCauseFunc

@@ -378,3 +378,48 @@ func TestNativeLibrary(t *testing.T) {
 		t.Fatalf("oops: %v", err)
 	}
 }
+
+func TestParallelWasmCallers(t *testing.T) {
+	h := newHarness(t, 2)
+	h.startLib("calltest", "1.0.0", false, 3, 0)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		c := h.caller(allowAll, 0)
+		hd := c.bind("calltest", "echo")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; round < 50; round++ {
+				args := []byte(fmt.Sprintf("caller %d round %d", g, round))
+				r, out, err := c.run(hd, 20, args)
+				if err != nil || r != int64(len(args)) || !bytes.Equal(out, args) {
+					errs <- fmt.Errorf("caller %d: %d %q %v", g, r, out, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestMisbehavingCaller(t *testing.T) {
+	h := newHarness(t, 1)
+	h.startLib("calltest", "1.0.0", false, 1, 0)
+	c := h.caller(allowAll, 0)
+	if r, _, err := c.run(99, 1, []byte("x")); err != nil || r != engine.ErrCodeInvalid {
+		t.Fatalf("unbound handle: %d %v", r, err)
+	}
+	// A library name longer than host functions accept.
+	long := strings.Repeat("a", 2000)
+	if hd := c.bind(long, "echo"); hd != engine.ErrCodeInvalid {
+		t.Fatalf("oversized name: %d", hd)
+	}
+	if hd := c.bind("calltest", "echo"); hd < 0 {
+		t.Fatalf("the caller still works: %d", hd)
+	}
+}

@@ -222,7 +222,6 @@ type Pool struct {
 	cancel context.CancelCauseFunc
 	free   chan *engine.Worker
 	idle   atomic.Pointer[engine.Worker] // one more idle worker, cheaper than free
-	busy   atomic.Int32
 
 	mu      sync.Mutex
 	workers []*engine.Worker
@@ -288,13 +287,11 @@ func (p *Pool) usable(wk *engine.Worker) bool {
 		p.retire(wk)
 		return false
 	}
-	p.busy.Add(1)
 	return true
 }
 
 // put returns wk after a call.
 func (p *Pool) put(wk *engine.Worker) {
-	p.busy.Add(-1)
 	if wk.Ended() || p.closing.Load() {
 		p.retire(wk)
 		return
@@ -369,7 +366,11 @@ func (p *Pool) remove(wk *engine.Worker) {
 func (p *Pool) counts() (instances, busy int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.workers), int(p.busy.Load())
+	busy = len(p.workers) - len(p.free)
+	if p.idle.Load() != nil {
+		busy--
+	}
+	return len(p.workers), max(busy, 0)
 }
 
 // fail ends the pool because a worker crashed: no new calls, idle
