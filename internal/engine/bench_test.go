@@ -17,9 +17,14 @@ import (
 // over the engine it wraps is visible. Results are in docs/BENCHMARKS.md.
 
 func rawRuntime(b *testing.B, cache wazero.CompilationCache) wazero.Runtime {
+	return rawRuntimeChecks(b, cache, true)
+}
+
+// rawRuntimeChecks is rawRuntime with termination checks on or off.
+func rawRuntimeChecks(b *testing.B, cache wazero.CompilationCache, checks bool) wazero.Runtime {
 	b.Helper()
 	ctx := context.Background()
-	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(checks)
 	if cache != nil {
 		rc = rc.WithCompilationCache(cache)
 	}
@@ -181,19 +186,25 @@ func BenchmarkCall(b *testing.B) {
 			}
 		}
 	})
-	b.Run("raw-wazero", func(b *testing.B) {
-		rt := rawRuntime(b, nil)
-		mod, err := rt.InstantiateWithConfig(ctx, testwasm.Read(b, "counter"), wazero.NewModuleConfig().WithName("").WithStartFunctions())
-		if err != nil {
-			b.Fatal(err)
+	for _, checks := range []bool{true, false} {
+		name := "raw-wazero"
+		if !checks { // the floor of a direct call, for code that can never be stopped
+			name = "raw-wazero-no-termination-checks"
 		}
-		fn := mod.ExportedFunction("counter_add")
-		for b.Loop() {
-			if _, err := fn.Call(ctx, 1); err != nil {
+		b.Run(name, func(b *testing.B) {
+			rt := rawRuntimeChecks(b, nil, checks)
+			mod, err := rt.InstantiateWithConfig(ctx, testwasm.Read(b, "counter"), wazero.NewModuleConfig().WithName("").WithStartFunctions())
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-	})
+			fn := mod.ExportedFunction("counter_add")
+			for b.Loop() {
+				if _, err := fn.Call(ctx, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkIdleInstanceMemory reports the Go heap held per idle instance of

@@ -3,6 +3,7 @@ package library_test
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 	"testing"
 )
@@ -104,4 +105,20 @@ func BenchmarkFloorChanRoundTrip(b *testing.B) {
 		p = <-resp
 	}
 	close(req)
+}
+
+// BenchmarkFloorCoroutineSwitch is a round trip through iter.Pull, the
+// goroutine switch a call between modules rides on.
+func BenchmarkFloorCoroutineSwitch(b *testing.B) {
+	var in []byte
+	next, stop := iter.Pull(func(yield func([]byte) bool) {
+		for yield(in) {
+		}
+	})
+	defer stop()
+	p := make([]byte, 64)
+	for b.Loop() {
+		in = p
+		p, _ = next()
+	}
 }
