@@ -24,6 +24,20 @@
  *
  * orb_recv_grow does the same with a malloc'd buffer that grows to fit
  * (define ORB_NO_MALLOC to leave it out).
+ *
+ * Calling a function of a library module (docs/ABI.md, "Calls between
+ * modules"; the caller's orbital.toml lists the library under
+ * [dependencies] and the node grants the call):
+ *
+ *     char out[256], err[256];
+ *     int64_t n = orb_call_simple("vision", "brightness", pixels, len, out, sizeof out);
+ *     if (n < 0) {                                 // ORB_ERR_FAILED, _NOT_FOUND, …
+ *         orb_call_error(err, sizeof err);         // the kernel's message
+ *         orb_log(ORB_WARN, err);
+ *     } else if (n > (int64_t)sizeof out) { … }    // too big: orb_call_result
+ *
+ * A library's _start serves calls with orb_serve_grow (or orbital_call_serve)
+ * and orb_call_decode.
  */
 #ifndef ORBITAL_H
 #define ORBITAL_H
@@ -48,7 +62,11 @@ extern "C" {
 #define ORB_ERR_TIMEOUT   (-5) /* the request's timeout passed */
 #define ORB_ERR_LIMIT     (-6) /* a quota (blob memory, subscriptions, mailbox) is exhausted */
 #define ORB_ERR_CLOSED    (-7) /* the process is being stopped: return from _start now */
-#define ORB_ERR_BUFFER    (-8) /* recv/request buffer too small; a recv'd message is kept */
+#define ORB_ERR_BUFFER    (-8) /* recv/request/call_serve buffer too small; a recv'd message or served call is kept */
+#define ORB_ERR_CYCLE     (-9) /* a call would re-enter a library already on the call chain */
+#define ORB_ERR_FAILED   (-10) /* the called function returned an error: orb_call_error has its message */
+#define ORB_ERR_CRASHED  (-11) /* the callee trapped, ran out of memory or was killed serving the call */
+#define ORB_ERR_VERSION  (-12) /* no available version of the library satisfies the caller's range */
 
 /* Log levels. */
 #define ORB_DEBUG 0
@@ -86,6 +104,14 @@ ORB_IMPORT("blob_publish") int32_t orbital_blob_publish(const void *subj, int32_
 ORB_IMPORT("blob_len") int64_t orbital_blob_len(int64_t blob);
 ORB_IMPORT("blob_read") int32_t orbital_blob_read(int64_t blob, int64_t offset, void *buf, int32_t len);
 ORB_IMPORT("blob_release") int32_t orbital_blob_release(int64_t blob);
+ORB_IMPORT("call_bind") int32_t orbital_call_bind(const void *lib, int32_t lib_len, const void *fn, int32_t fn_len);
+ORB_IMPORT("call") int64_t orbital_call(int32_t handle, const void *args, int32_t args_len, void *res, int32_t res_cap);
+ORB_IMPORT("call_result") int32_t orbital_call_result(void *buf, int32_t cap);
+ORB_IMPORT("call_error") int32_t orbital_call_error(void *buf, int32_t cap);
+ORB_IMPORT("call_serve") int32_t orbital_call_serve(int32_t status, const void *res, int32_t res_len, void *buf,
+                                                    int32_t buf_cap);
+ORB_IMPORT("call_size") int32_t orbital_call_size(void);
+ORB_IMPORT("config") int32_t orbital_config(void *buf, int32_t cap);
 
 /* ---- the envelope ------------------------------------------------------ */
 
@@ -277,6 +303,174 @@ static inline int32_t orb_blob_read(int64_t blob, int64_t offset, void *buf, siz
 }
 static inline int32_t orb_blob_release(int64_t blob) { return orbital_blob_release(blob); }
 
+/* ---- calls between modules: caller ------------------------------------- */
+
+/* Library and function names below are NUL-terminated strings. */
+
+/* orb_call_bind resolves lib.fn: a handle >= 0 to call many times, or
+ * ORB_ERR_DENIED (not granted), ORB_ERR_NOT_FOUND, ORB_ERR_VERSION,
+ * ORB_ERR_LIMIT. Each successful bind takes one of the process's 4096
+ * handles: bind once (or use orb_call_simple). */
+static inline int32_t orb_call_bind(const char *lib, const char *fn) {
+    return orbital_call_bind(lib, (int32_t)strlen(lib), fn, (int32_t)strlen(fn));
+}
+
+/* orb_call calls the bound function with len bytes of args and waits.
+ * Returns the result's length, or an ORB_ERR_* code (ORB_ERR_FAILED: the
+ * function returned an error; orb_call_error has its message). The result
+ * is at out only when its length is <= cap; otherwise nothing was written
+ * and the kernel keeps it for orb_call_result, until the next call. */
+static inline int64_t orb_call(int32_t handle, const void *args, size_t len, void *out, size_t cap) {
+    if (cap > INT32_MAX) cap = INT32_MAX;
+    return orbital_call(handle, args, (int32_t)len, out, (int32_t)cap);
+}
+
+/* orb_call_result fetches a result that did not fit: its length, or
+ * ORB_ERR_BUFFER (still too small) or ORB_ERR_NOT_FOUND (none kept). */
+static inline int32_t orb_call_result(void *buf, size_t cap) {
+    if (cap > INT32_MAX) cap = INT32_MAX;
+    return orbital_call_result(buf, (int32_t)cap);
+}
+
+/* orb_call_error writes the message of the last failed bind or call to buf
+ * (cap > 0) as a NUL-terminated string, truncated to cap - 1 bytes, and
+ * returns its length. */
+static inline int32_t orb_call_error(char *buf, size_t cap) {
+    if (cap == 0) return ORB_ERR_INVALID;
+    if (cap - 1 > INT32_MAX) cap = (size_t)INT32_MAX + 1;
+    int32_t n = orbital_call_error(buf, (int32_t)(cap - 1));
+    buf[n > 0 ? n : 0] = 0;
+    return n;
+}
+
+/* How many bindings orb_call_simple keeps (per translation unit). */
+#ifndef ORB_CALL_CACHE
+#define ORB_CALL_CACHE 16
+#endif
+
+/* orb_call_bound returns a handle for lib.fn, binding it on first use and
+ * keeping the last ORB_CALL_CACHE bindings. A failed bind is not kept, so
+ * a library that appears later is found. */
+static inline int32_t orb_call_bound(const char *lib, const char *fn) {
+    static struct {
+        char lib[129]; /* module names have at most 128 characters */
+        char fn[65];   /* function names at most 64 */
+        int32_t h;
+    } cache[ORB_CALL_CACHE];
+    static unsigned used, next;
+    size_t ll = strlen(lib), fl = strlen(fn);
+    for (unsigned i = 0; i < used; i++)
+        if (strcmp(cache[i].lib, lib) == 0 && strcmp(cache[i].fn, fn) == 0) return cache[i].h;
+    int32_t h = orbital_call_bind(lib, (int32_t)ll, fn, (int32_t)fl);
+    if (h < 0 || ll >= sizeof cache[0].lib || fl >= sizeof cache[0].fn) return h;
+    unsigned i = used < ORB_CALL_CACHE ? used++ : next++ % ORB_CALL_CACHE;
+    memcpy(cache[i].lib, lib, ll + 1);
+    memcpy(cache[i].fn, fn, fl + 1);
+    cache[i].h = h;
+    return h;
+}
+
+/* orb_call_simple calls lib.fn (bound on first use, see orb_call_bound)
+ * and returns as orb_call does: the result's length (written to out only
+ * when <= cap) or an ORB_ERR_* code. */
+static inline int64_t orb_call_simple(const char *lib, const char *fn, const void *args, size_t len, void *out,
+                                      size_t cap) {
+    int32_t h = orb_call_bound(lib, fn);
+    if (h < 0) return h;
+    return orb_call(h, args, len, out, cap);
+}
+
+/* ---- calls between modules: library ------------------------------------ */
+
+/* Statuses for orbital_call_serve. */
+#define ORB_SERVE_NONE   (-1) /* no result: the first turn, or a retry after ORB_ERR_BUFFER */
+#define ORB_SERVE_OK     0    /* the bytes are the result */
+#define ORB_SERVE_FAILED 1    /* the bytes are an error message: the caller gets ORB_ERR_FAILED */
+
+/* The fixed part of a call as call_serve writes it:
+ *   0 u32 fn_len   4 u32 args_len   8 fn bytes, then args bytes */
+#define ORB_CALL_HEADER 8
+
+/* A decoded call. Its pointers point into the receive buffer (valid until
+ * the next call_serve); fn is NOT NUL-terminated. */
+typedef struct orb_call_req {
+    const char *fn;
+    uint32_t fn_len;
+    const uint8_t *args;
+    uint32_t args_len;
+} orb_call_req;
+
+/* orb_call_decode parses the call of n bytes at buf into c. Returns 0, or
+ * ORB_ERR_INVALID when buf is shorter than the lengths it declares. */
+static inline int32_t orb_call_decode(const void *buf, size_t n, orb_call_req *c) {
+    const uint8_t *b = (const uint8_t *)buf;
+    if (n < ORB_CALL_HEADER) return ORB_ERR_INVALID;
+    uint64_t lf = orb__u32(b), la = orb__u32(b + 4);
+    if (ORB_CALL_HEADER + lf + la > (uint64_t)n) return ORB_ERR_INVALID;
+    c->fn = (const char *)(b + ORB_CALL_HEADER);
+    c->fn_len = (uint32_t)lf;
+    c->args = b + ORB_CALL_HEADER + lf;
+    c->args_len = (uint32_t)la;
+    return 0;
+}
+
+/* orb_call_is reports whether the call is of the function named name. */
+static inline int orb_call_is(const orb_call_req *c, const char *name) {
+    size_t n = strlen(name);
+    return c->fn_len == n && memcmp(c->fn, name, n) == 0;
+}
+
+#ifndef ORB_NO_MALLOC
+/* orb_serve_grow returns the previous call's result (status ORB_SERVE_OK or
+ * ORB_SERVE_FAILED with res_len bytes at res; ORB_SERVE_NONE on the first
+ * turn), then waits for the next call, receives it into b (growing b with
+ * realloc when it does not fit) and decodes it into c. Returns the call's
+ * length (> 0), ORB_ERR_CLOSED when the library must stop (return from
+ * _start), or another error. res may point into b: it is read before b
+ * changes. */
+static inline int32_t orb_serve_grow(int32_t status, const void *res, size_t res_len, orb_call_req *c, orb_buf *b) {
+    for (int tries = 0;; tries++) {
+        if (b->p == NULL || b->cap == 0) {
+            uint8_t *p = (uint8_t *)realloc(b->p, 4096);
+            if (p == NULL) return ORB_ERR_LIMIT;
+            b->p = p;
+            b->cap = 4096;
+        }
+        size_t cap = b->cap > INT32_MAX ? INT32_MAX : b->cap;
+        int32_t n = orbital_call_serve(status, res, (int32_t)res_len, b->p, (int32_t)cap);
+        status = ORB_SERVE_NONE; /* the result, if any, has been returned */
+        res = NULL;
+        res_len = 0;
+        if (n > 0) return orb_call_decode(b->p, (size_t)n, c) == 0 ? n : ORB_ERR_INVALID;
+        if (n != ORB_ERR_BUFFER) return n;
+        int32_t need = orbital_call_size();
+        if (need > 0 && (size_t)need > b->cap) {
+            uint8_t *p = (uint8_t *)realloc(b->p, (size_t)need);
+            if (p == NULL) return ORB_ERR_LIMIT;
+            b->p = p;
+            b->cap = (size_t)need;
+        } else if (tries >= 3) {
+            return ORB_ERR_BUFFER; /* the kernel contradicts itself: give up */
+        }
+    }
+}
+#endif
+
+/* ---- configuration ----------------------------------------------------- */
+
+/* orb_config writes the module's configuration (config = {…} on its
+ * [[process]] in the node configuration), a JSON object, to buf as a
+ * NUL-terminated string when it fits in cap - 1 bytes. Returns its length:
+ * 0 when there is none, more than cap - 1 when it did not fit (nothing was
+ * written: call again with a larger buffer). */
+static inline int32_t orb_config(char *buf, size_t cap) {
+    if (cap == 0) return orbital_config(NULL, 0);
+    if (cap - 1 > INT32_MAX) cap = (size_t)INT32_MAX + 1;
+    int32_t n = orbital_config(buf, (int32_t)(cap - 1));
+    if (n >= 0 && (size_t)n < cap) buf[n] = 0;
+    return n;
+}
+
 /* ---- logging ----------------------------------------------------------- */
 
 /* orb_log logs one NUL-terminated line at level (ORB_DEBUG … ORB_ERROR). */
@@ -294,6 +488,10 @@ static inline const char *orb_strerror(int32_t code) {
     case ORB_ERR_LIMIT: return "limit reached";
     case ORB_ERR_CLOSED: return "closed";
     case ORB_ERR_BUFFER: return "buffer too small";
+    case ORB_ERR_CYCLE: return "call cycle";
+    case ORB_ERR_FAILED: return "call failed";
+    case ORB_ERR_CRASHED: return "callee crashed";
+    case ORB_ERR_VERSION: return "no matching version";
     }
     return code >= 0 ? "ok" : "unknown error";
 }
