@@ -17,6 +17,7 @@ import (
 // for the life of the process. The binding is by name: the kernel may
 // replace the library by another version in the caller's range between two
 // calls, and a library that went away makes the calls fail, not the handle.
+// The zero Func is bound to nothing: its calls fail with ErrInvalid.
 type Func struct {
 	lib, fn string
 	h       int32
@@ -69,6 +70,9 @@ func (f *Func) Call(args []byte) ([]byte, error) {
 // writes it there and AppendCall allocates nothing. Otherwise dst is grown
 // to fit. On failure it returns dst unchanged and the error.
 func (f *Func) AppendCall(dst, args []byte) ([]byte, error) {
+	if f.lib == "" {
+		return dst, errUnbound
+	}
 	pace(false)
 	spare := dst[len(dst):cap(dst)]
 	n := hostCall(f.h, args, spare)
@@ -91,6 +95,9 @@ func (f *Func) AppendCall(dst, args []byte) ([]byte, error) {
 // buffer (until the next call) unless owned is true: a result too large for
 // it is fetched into a new slice of its own.
 func (f *Func) call(args []byte) (res []byte, owned bool, err error) {
+	if f.lib == "" {
+		return nil, false, errUnbound
+	}
 	pace(false)
 	if callBuf == nil {
 		callBuf = make([]byte, initialCallBuffer)
@@ -126,6 +133,10 @@ func (f *Func) fetch(buf []byte) error {
 	}
 	return nil
 }
+
+// errUnbound is the error of a call through the zero Func (a valid binding
+// always names its library).
+var errUnbound error = &CallError{Err: ErrInvalid, Message: "orbital: call through an unbound Func (use Bind)"}
 
 func (f *Func) tooBig(n int64) error {
 	return &CallError{Library: f.lib, Function: f.fn, Err: ErrTooBig,

@@ -212,6 +212,13 @@ func TestCall(t *testing.T) {
 	if !bytes.Equal(again, []byte{246}) || got[0] != 7 {
 		t.Fatalf("results share memory: %v %v", got, again)
 	}
+	var zero Func
+	if _, err := zero.Call(nil); !errors.Is(err, ErrInvalid) || k.runs != 2 {
+		t.Fatalf("zero Func: %v after %d runs", err, k.runs)
+	}
+	if _, err := zero.AppendCall(nil, nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("zero Func: %v", err)
+	}
 	empty, err := f.Call(nil)
 	if err != nil || empty == nil || len(empty) != 0 {
 		t.Fatalf("empty result = %#v, %v; want a non-nil empty slice", empty, err)

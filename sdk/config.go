@@ -19,11 +19,11 @@ var (
 //
 //	config = { greeting = "hi", n = 3, verbose = true }
 //
-// decoded from JSON as encoding/json does (strings, float64 numbers,
-// booleans; nested tables as map[string]any). It returns nil and no error
-// when the process has no configuration. The configuration does not change
-// while the process runs: Config reads it from the kernel once and returns
-// a copy of it afterwards.
+// decoded as encoding/json decodes a JSON object: its values are strings,
+// float64 numbers and booleans. It returns nil and no error when the
+// process has no configuration. The configuration does not change while
+// the process runs: Config reads it from the kernel once and returns a copy
+// of it afterwards.
 func Config() (map[string]any, error) {
 	c, err := loadConfig()
 	return maps.Clone(c), err
@@ -31,8 +31,8 @@ func Config() (map[string]any, error) {
 
 // ConfigString returns the configuration value key as a string: a string
 // as it is, a number or boolean formatted (3 → "3", 1.5 → "1.5", true →
-// "true"). It returns def when the key is missing, its value is null or a
-// table, or the configuration cannot be read.
+// "true"). It returns def when the key is missing, its value is of any
+// other type, or the configuration cannot be read.
 func ConfigString(key, def string) string {
 	c, err := loadConfig()
 	if err != nil {
