@@ -1,9 +1,11 @@
 package orbital
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -106,7 +108,7 @@ func (k *kernel) Provide(ctx context.Context, m *Module, opts ProvideOptions) (*
 		Stateful: mf.Library.Stateful, Instances: k.instances(mf.Library.Instances), Entry: entry, Logger: logger,
 		Spawn: func(ctx context.Context, w *engine.Worker) error {
 			_, err := k.eng.Instantiate(ctx, m.em, engine.Spec{Name: mf.Name, Caps: caps, Logger: logger,
-				Stdout: slogWriter{logger, slog.LevelInfo}, Stderr: slogWriter{logger, slog.LevelWarn},
+				Stdout: &lineLogger{l: logger, level: slog.LevelInfo}, Stderr: &lineLogger{l: logger, level: slog.LevelWarn},
 				Worker: w, Linker: k.linker(caps), Config: opts.Config})
 			return err
 		},
@@ -190,20 +192,39 @@ func (k *kernel) linker(caps capability.Set) engine.Linker {
 	})
 }
 
-// slogWriter turns a library instance's stdout/stderr into log lines.
-type slogWriter struct {
+// lineLogger turns a library instance's stdout/stderr into one log record
+// per line (a guest may write a line in many pieces, e.g. a panic trace).
+// A line longer than maxLogLine is cut.
+type lineLogger struct {
 	l     *slog.Logger
 	level slog.Level
+	mu    sync.Mutex
+	buf   []byte
 }
 
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.l.Log(context.Background(), w.level, string(trimNL(p)))
-	return len(p), nil
-}
+const maxLogLine = 16 << 10
 
-func trimNL(p []byte) []byte {
-	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
-		p = p[:len(p)-1]
+func (w *lineLogger) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			if len(w.buf) > maxLogLine {
+				w.emit(w.buf)
+				w.buf = w.buf[:0]
+			}
+			return len(p), nil
+		}
+		w.emit(w.buf[:i])
+		w.buf = w.buf[i+1:]
 	}
-	return p
+}
+
+func (w *lineLogger) emit(line []byte) {
+	line = bytes.TrimRight(line, "\r")
+	if len(line) > 0 {
+		w.l.Log(context.Background(), w.level, string(line))
+	}
 }

@@ -47,7 +47,7 @@ func TestBinaryUp(t *testing.T) {
 	}
 	checkFor(t, time.Minute, "the demo processes running", func() bool {
 		m := ps()
-		for _, n := range []string{"ticker", "stats", "echo", "flaky"} {
+		for _, n := range []string{"ticker", "stats", "echo", "flaky", "camera", "lumen", "fallback"} {
 			if m[n].State != api.StateRunning {
 				return false
 			}
@@ -72,6 +72,34 @@ func TestBinaryUp(t *testing.T) {
 		_, out, _ := runBinary(t, "", "request", "demo.stats")
 		return strings.Contains(out, `"demo.cli":1`)
 	})
+	// Libraries: the host calls them like functions; the camera (Go) and
+	// lumen (C) call vision and kv from wasm.
+	checkFor(t, time.Minute, "the demo libraries running", func() bool {
+		m := ps()
+		return m["vision"].Library != nil && m["vision"].State == api.StateRunning && m["kv"].State == api.StateRunning
+	})
+	if code, out, errOut := runBinary(t, "", "call", "vision", "brightness", "abcdABCD"); code != 0 || strings.TrimSpace(out) != `{"mean":82,"min":66,"max":98}` {
+		t.Fatalf("call vision brightness: %d %q %s", code, out, errOut)
+	}
+	if code, out, errOut := runBinary(t, "", "request", "lumen.measure", "abcdABCD"); code != 0 || !strings.Contains(out, `"mean":82`) {
+		t.Fatalf("request lumen.measure (C caller of vision): %d %q %s", code, out, errOut)
+	}
+	checkFor(t, time.Minute, "the camera to store a frame in kv", func() bool {
+		_, out, _ := runBinary(t, "", "call", "kv", "get", `{"key":"camera.latest"}`)
+		return strings.Contains(out, `"found":true`)
+	})
+	if code, _, errOut := runBinary(t, "", "call", "kv", "get", "not json"); code != exitBadInput || !strings.Contains(errOut, "shape") {
+		t.Fatalf("call with arguments that do not match the shape: %d %s", code, errOut)
+	}
+	if code, _, errOut := runBinary(t, "", "call", "vision", "grayscale", "abc"); code != exitFailure || !strings.Contains(errOut, "want RGBA pixels") {
+		t.Fatalf("call failing in the library: %d %s", code, errOut)
+	}
+	if code, _, _ := runBinary(t, "", "call", "nosuch", "fn"); code != exitUsage {
+		t.Fatalf("call of a missing library: exit %d, want %d", code, exitUsage)
+	}
+	if code, _, errOut := runBinary(t, "", "sub", "-n", "1", "demo.greeting"); code != 0 {
+		t.Fatalf("fallback's plain greeting: %d %s", code, errOut)
+	}
 	// kill: the supervisor restarts echo.
 	before := ps()["echo"]
 	if code, _, errOut := runBinary(t, "", "kill", "echo"); code != 0 {

@@ -183,7 +183,14 @@ func (n *Node) event(ev supervisor.Event) {
 }
 
 // Close stops every process (each gets the grace period), then the kernel.
+// Libraries are marked down first, so callers get an error at once instead
+// of waiting for a restart that will not come.
 func (n *Node) Close(ctx context.Context) error {
+	n.mu.Lock()
+	for _, lib := range n.libs {
+		lib.Down("the node is shutting down")
+	}
+	n.mu.Unlock()
 	err := n.root.Shutdown(ctx)
 	n.bus.Unregister(n.ctl)
 	return errors.Join(err, n.k.Close(ctx))
@@ -292,11 +299,18 @@ func (n *Node) Call(ctx context.Context, lib, fn string, args []byte) ([]byte, e
 // Libraries lists the node's libraries.
 func (n *Node) Libraries() []orbital.LibraryInfo { return n.k.Libraries() }
 
-// Stop stops a process without restarting it.
+// Stop stops a process without restarting it. A stopped library fails
+// its calls at once.
 func (n *Node) Stop(name string) error {
 	g, err := n.group(name)
 	if err != nil {
 		return err
+	}
+	n.mu.Lock()
+	lib := n.libs[name]
+	n.mu.Unlock()
+	if lib != nil {
+		lib.Down("stopped by the operator")
 	}
 	return g.Remove(name)
 }
