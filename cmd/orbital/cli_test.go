@@ -48,7 +48,7 @@ func TestCommandLine(t *testing.T) {
 		{"no command", nil, exitUsage, nil, usage},
 		{"unknown command", []string{"frobnicate"}, exitUsage, nil, append([]string{`orbital: unknown command "frobnicate"`}, usage...)},
 		{"help unknown command", []string{"help", "frobnicate"}, exitUsage, nil,
-			[]string{`unknown command "frobnicate"`, "run, up, ps, stop, restart, kill, pub, sub, request, send, inspect, version, help"}},
+			[]string{`unknown command "frobnicate"`, "run, up, ps, stop, restart, kill, pub, sub, request, send, call, inspect, version, help"}},
 		{"run without module", []string{"run"}, exitUsage, nil, []string{"orbital run: missing MODULE.wasm", "Usage: orbital run"}},
 		{"run with flags but no module", []string{"run", "--clock", "--", "a"}, exitUsage, nil, []string{"missing MODULE.wasm"}},
 		{"run missing file", []string{"run", missing}, exitUsage, nil, []string{missing, "no such file"}},
@@ -208,9 +208,9 @@ func TestInspectJSON(t *testing.T) {
 			t.Errorf("imports %v, want none", got.Info.Imports)
 		}
 		m := got.Manifest
-		if m == nil || m.Name != "counter" || m.Kind != "library" || m.Entry.Type != "reactor" ||
+		if m == nil || m.Name != "counter" || m.Kind != "app" || m.Entry.Type != "reactor" ||
 			!slices.Equal(m.Entry.Exports, []string{"counter_add", "counter_get"}) {
-			t.Errorf("manifest %+v, want counter library, reactor exporting counter_add and counter_get", m)
+			t.Errorf("manifest %+v, want counter app, reactor exporting counter_add and counter_get", m)
 		}
 	})
 
@@ -256,7 +256,7 @@ func TestInspectText(t *testing.T) {
 	for k, v := range map[string]string{
 		"module":   "counter@1.0.0",
 		"sha256":   fileDigest(t, counter),
-		"kind":     "library",
+		"kind":     "app",
 		"manifest": strings.TrimSuffix(counter, ".wasm") + ".orbital.toml",
 		"implies":  "nothing",
 	} {

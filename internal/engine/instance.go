@@ -99,8 +99,25 @@ type instanceKey struct{}
 
 // fromContext returns the instance a host function is running for.
 func fromContext(ctx context.Context) *Instance {
+	if c, ok := ctx.(*instanceCtx); ok { // host functions of calls made with i.ctx: no Value walk
+		return c.i
+	}
 	i, _ := ctx.Value(instanceKey{}).(*Instance)
 	return i
+}
+
+// instanceCtx is an instance's context: cancelled by Kill, and carrying the
+// instance for host functions.
+type instanceCtx struct {
+	context.Context
+	i *Instance
+}
+
+func (c *instanceCtx) Value(key any) any {
+	if _, ok := key.(instanceKey); ok {
+		return c.i
+	}
+	return c.Context.Value(key)
 }
 
 // ErrKilled is the cause recorded when Kill is called without a reason.
@@ -143,7 +160,8 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *I
 	if i.logger == nil {
 		i.logger = slog.New(slog.DiscardHandler)
 	}
-	i.ctx, i.cancel = context.WithCancelCause(context.WithValue(context.Background(), instanceKey{}, i))
+	cctx, cancel := context.WithCancelCause(context.Background())
+	i.ctx, i.cancel = &instanceCtx{Context: cctx, i: i}, cancel
 	defer func() {
 		if err != nil {
 			i.closeMounts()

@@ -108,10 +108,17 @@ func (w *Worker) Invoke(c *Call) error {
 	if w.ended.Load() {
 		return fmt.Errorf("%s.%s: %w: %s is not running", w.library, c.Function, api.ErrClosed, w.library)
 	}
-	c.worker.Store(w)
+	// A callee with no deadline at all is published so that the caller's
+	// Kill can bound it (Call.Abandon); a bounded one needs no atomics.
+	unbounded := c.Due == 0 && w.inst.deadline == 0
+	if unbounded {
+		c.worker.Store(w)
+	}
 	w.pending = c
 	_, ok := w.next()
-	c.worker.Store(nil)
+	if unbounded {
+		c.worker.Store(nil)
+	}
 	if !ok && c.err == nil { // ended without taking the call
 		c.slotBack = c.slot
 		return fmt.Errorf("%s.%s: %w", w.library, c.Function, w.cause)
