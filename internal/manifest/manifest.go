@@ -139,6 +139,7 @@ type Manifest struct {
 	Capabilities Capabilities    `json:"capabilities"`
 	Limits       Limits          `json:"limits"`
 	Bus          Bus             `json:"bus"`
+	Triggers     Triggers        `json:"triggers"`
 	Library      LibrarySpec     `json:"library,omitzero"` // kind "library" only
 	// Exports are the functions a library offers, keyed by Export.Name; see
 	// ExportList for a sorted list. Non-empty exactly for kind "library".

@@ -210,7 +210,7 @@ func TestParseInvalid(t *testing.T) {
 		{"missing name", "version = \"1.0.0\"\nkind = \"app\"\n", 1, "name: missing (required)"},
 		{"missing version and kind", "\n\nname = \"x\"\n", 1, "version: missing (required)"},
 		{"name type", "version = \"1.0.0\"\nkind = \"app\"\nname = 5\n", 3, "name: must be a string, got integer"},
-		{"unknown top-level key", header + "\n\nauthor = \"me\"\n", 6, `author: unknown key (allowed keys: name, version, kind, description, entry, io, capabilities, limits, bus, library, exports, dependencies)`},
+		{"unknown top-level key", header + "\n\nauthor = \"me\"\n", 6, `author: unknown key (allowed keys: name, version, kind, description, entry, io, capabilities, limits, bus, triggers, library, exports, dependencies)`},
 		{"unknown table", header + "[permissions]\nfs = true\n", 4, "permissions: unknown key"},
 
 		// Bus.

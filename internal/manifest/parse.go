@@ -333,6 +333,7 @@ func (d *decoder) manifest(raw map[string]any) *Manifest {
 	m.Capabilities = d.capabilities(root.sub("capabilities"))
 	m.Limits = d.limits(root.sub("limits"))
 	m.Bus = d.bus(root.sub("bus"))
+	m.Triggers = d.triggers(root.sub("triggers"), m.Kind)
 	d.library(root, m)
 	root.finish()
 	return m
