@@ -60,6 +60,10 @@ func commands() []command {
 		{"inspect", "show a module's imports, exports, memory, sections and manifest", cmdInspect},
 		{"version", "print the orbital and wazero versions", cmdVersion},
 		{"help", "show help for a command", cmdHelp},
+		{"pack", "make a package: a wasm module with its manifest embedded", cmdPack},
+		{"keygen", "make a publisher key pair for signing packages", cmdKeygen},
+		{"sign", "sign a package with a publisher key", cmdSign},
+		{"verify", "check a package's signatures against a trust policy", cmdVerify},
 	}
 }
 
