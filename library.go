@@ -73,6 +73,10 @@ func (l *Library) Start(ctx context.Context) (supervisor.Child, error) {
 // fail at once with reason instead of waiting for a restart.
 func (l *Library) Down(reason string) { library.Down(l.lib, reason) }
 
+// OnDemand makes the library start on its first call: start is called
+// when a call finds it not running, and the call waits for it.
+func (l *Library) OnDemand(start func()) { library.OnDemand(l.lib, start) }
+
 // Remove withdraws the library: later calls re-resolve to another version
 // or fail. A kernel-run library is stopped.
 func (l *Library) Remove(ctx context.Context) error {

@@ -325,7 +325,7 @@ func (k *kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Proc
 	logger := k.log.With("pid", id, "process", name)
 	spec.Logger = logger
 	var port *process.Port
-	if push || (m.manifest != nil && m.manifest.Bus.Uses()) {
+	if push || (m.manifest != nil && (m.manifest.Bus.Uses() || len(m.manifest.Triggers.Subjects)+len(m.manifest.Triggers.Routes) > 0)) {
 		if port, err = k.connect(name, id, m.manifest, caps); err != nil {
 			closeAll(closers)
 			return nil, fmt.Errorf("spawn %s: %w", name, err)

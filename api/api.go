@@ -58,6 +58,7 @@ type State string
 // Process states. A process moves Starting → Running and ends in exactly one
 // of Exited, Crashed or Killed.
 const (
+	StateIdle     State = "idle" // installed and waiting for its trigger (a subject, a route, a schedule, a first call)
 	StateStarting State = "starting"
 	StateRunning  State = "running"
 	StateExited   State = "exited"  // returned or called proc_exit, any exit code

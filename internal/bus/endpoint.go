@@ -256,7 +256,7 @@ func (e *Endpoint) checkMsg(msg *Message, op, target string) error {
 	if len(msg.Data) > e.maxMsg {
 		return fmt.Errorf("%w: %q %s to %q: %d bytes, limit %d", ErrTooLarge, e.name, op, target, len(msg.Data), e.maxMsg)
 	}
-	if msg.Reply != "" && !strings.HasPrefix(msg.Reply, e.inbox) {
+	if msg.Reply != "" && !strings.HasPrefix(msg.Reply, e.inbox) && !e.perms.Relay {
 		if err := ValidSubject(msg.Reply); err != nil {
 			return fmt.Errorf("reply: %w", err)
 		}

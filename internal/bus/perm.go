@@ -57,6 +57,10 @@ type Permissions struct {
 	// MaxMessageSize lowers the bus's maximum message size for this
 	// endpoint's outgoing messages; 0 means the bus's limit.
 	MaxMessageSize int
+	// Relay lets the endpoint pass on messages carrying another endpoint's
+	// reply subject (an inbox), so the original requester gets the answer.
+	// Only for the kernel's relaying endpoints (triggers), never modules.
+	Relay bool
 
 	c *compiled
 }

@@ -73,6 +73,8 @@ type wasm struct {
 	pool     *Pool
 	changed  chan struct{} // closed and replaced when pool changes
 	down     string        // why the library is given up; "" while it may come back
+	demand   func()        // starts the library on its first call (on-demand), or nil
+	demanded bool          // demand was called for the current gap
 	restarts atomic.Uint64
 	starts   int
 }
@@ -98,7 +100,7 @@ func Start(ctx context.Context, lib *Library) (*Pool, error) {
 		w.restarts.Add(1)
 	}
 	w.starts++
-	w.pool, w.down = p, ""
+	w.pool, w.down, w.demanded = p, "", false
 	w.live.Store(p)
 	close(w.changed)
 	w.changed = make(chan struct{})
@@ -124,6 +126,16 @@ func Down(lib *Library, reason string) {
 	w.mu.Unlock()
 }
 
+// OnDemand makes lib start on its first call: when a call finds no
+// running pool, start is called (once per gap) and the call waits for it.
+func OnDemand(lib *Library, start func()) {
+	if w, ok := lib.impl.(*wasm); ok {
+		w.mu.Lock()
+		w.demand = start
+		w.mu.Unlock()
+	}
+}
+
 // current returns the running pool, waiting (up to RestartWait, the call's
 // deadline or the caller's end) while the library restarts.
 func (w *wasm) current(c *engine.Call) (*Pool, error) {
@@ -131,7 +143,14 @@ func (w *wasm) current(c *engine.Call) (*Pool, error) {
 	for {
 		w.mu.Lock()
 		p, changed, down := w.pool, w.changed, w.down
+		var demand func()
+		if p == nil && down == "" && w.demand != nil && !w.demanded {
+			w.demanded, demand = true, w.demand
+		}
 		w.mu.Unlock()
+		if demand != nil {
+			go demand()
+		}
 		if p != nil && !p.closing.Load() {
 			if timer != nil {
 				timer.Stop()

@@ -36,6 +36,7 @@ type Config struct {
 
 	Control     string        // control API listen address (loopback by default)
 	AllowRemote bool          // allow a non-loopback control address
+	HTTP        string        // where the node serves route triggers (loopback by default)
 	MaxMessage  int           // bytes
 	Grace       time.Duration // how long processes get to stop
 	LogLevel    string
@@ -70,6 +71,7 @@ type rawConfig struct {
 	Node struct {
 		Control     string   `toml:"control"`
 		AllowRemote bool     `toml:"allow_remote"`
+		HTTP        string   `toml:"http"`
 		MaxMessage  string   `toml:"max_message"`
 		Grace       string   `toml:"grace"`
 		LogLevel    string   `toml:"log_level"`
@@ -129,6 +131,13 @@ func ParseConfig(data []byte, source, dir, home string) (*Config, error) {
 		c.Control = n.Control
 	}
 	c.AllowRemote = n.AllowRemote
+	c.HTTP = "127.0.0.1:0"
+	if n.HTTP != "" {
+		c.HTTP = n.HTTP
+	}
+	if !c.AllowRemote && !loopback(c.HTTP) {
+		return nil, bad("node.http", "%q is not a loopback address; route triggers are served off-loopback only with allow_remote = true", c.HTTP)
+	}
 	if n.MaxRunning < 0 {
 		return nil, bad("node.max_running", "must not be negative")
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -27,18 +29,42 @@ type Node struct {
 	ctl  *bus.Endpoint          // the control API's identity on the bus
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	procs  map[string]*orbital.Process       // current incarnation per name
-	libs   map[string]*orbital.Library       // libraries, by process name
-	pools  map[string]supervisor.Child       // current incarnation of each library
-	groups map[string]*supervisor.Supervisor // the group supervising each process
-	gaveUp map[string]string                 // processes whose group gave up, with why
-	order  []string                          // process names in config order
+	mu    sync.Mutex
+	procs map[string]*orbital.Process // current incarnation per name
+	libs  map[string]*orbital.Library // libraries, by process name
+	pools map[string]supervisor.Child // current incarnation of each library
+	mods  map[string]*orbital.Module  // by process name
+	rest  map[string]*resting         // processes that start on triggers
+	clock Clock
+
+	httpLn      net.Listener
+	httpSrv     *http.Server
+	stopTrigger context.CancelFunc
+	groups      map[string]*supervisor.Supervisor // the group supervising each process
+	gaveUp      map[string]string                 // processes whose group gave up, with why
+	order       []string                          // process names in config order
+}
+
+// Options are Start's optional settings.
+type Options struct {
+	// Clock drives schedule triggers; default the real clock.
+	Clock Clock
 }
 
 // Start loads every configured module, starts the processes under a
 // supervisor and returns the running node. Close stops it.
 func Start(ctx context.Context, cfg *Config, home string, log *slog.Logger) (*Node, error) {
+	return StartWith(ctx, cfg, home, log, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(ctx context.Context, cfg *Config, home string, log *slog.Logger, opts Options) (*Node, error) {
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	k, err := orbital.NewKernel(ctx, orbital.NewConfig().WithHome(home).WithLogger(log).
 		WithMaxMessage(cfg.MaxMessage).WithMaxRunning(cfg.MaxRunning))
 	if err != nil {
@@ -46,6 +72,7 @@ func Start(ctx context.Context, cfg *Config, home string, log *slog.Logger) (*No
 	}
 	n := &Node{cfg: cfg, k: k, bus: orbital.BusOf(k), log: log, procs: map[string]*orbital.Process{},
 		libs: map[string]*orbital.Library{}, pools: map[string]supervisor.Child{},
+		mods: map[string]*orbital.Module{}, rest: map[string]*resting{}, clock: opts.Clock,
 		groups: map[string]*supervisor.Supervisor{}, gaveUp: map[string]string{}}
 	fail := func(err error) (*Node, error) {
 		_ = k.Close(context.Background())
@@ -68,6 +95,13 @@ func Start(ctx context.Context, cfg *Config, home string, log *slog.Logger) (*No
 			return fail(fmt.Errorf("process %s: %w", pc.Name, err))
 		}
 		mods[pc.Name] = m
+		n.mods[pc.Name] = m
+		if tr, ok := triggered(m); ok {
+			if err := checkTriggers(pc, tr, m); err != nil {
+				return fail(err)
+			}
+			n.rest[pc.Name] = &resting{pc: pc, tr: tr}
+		}
 		if mf := m.Manifest(); mf != nil && mf.Kind == manifest.KindLibrary {
 			lib, err := k.Provide(ctx, m, orbital.ProvideOptions{Grant: pc.Grant, Config: pc.ConfigJSON, Supervised: true})
 			if err != nil {
@@ -96,6 +130,13 @@ func Start(ctx context.Context, cfg *Config, home string, log *slog.Logger) (*No
 			return fail(err)
 		}
 	}
+	tctx, cancel := context.WithCancel(context.Background())
+	n.stopTrigger = cancel
+	if err := n.startTriggers(tctx); err != nil {
+		cancel()
+		_ = n.root.Shutdown(context.Background())
+		return fail(err)
+	}
 	return n, nil
 }
 
@@ -111,7 +152,11 @@ func (n *Node) startGroup(g []ProcessConfig, mods map[string]*orbital.Module) er
 				n.mu.Lock()
 				n.groups[pc.Name] = sup
 				n.order = append(n.order, pc.Name)
+				_, rests := n.rest[pc.Name]
 				n.mu.Unlock()
+				if rests { // started by its triggers
+					continue
+				}
 				if err := sup.Add(n.spec(pc, mods[pc.Name])); err != nil {
 					_ = sup.Shutdown(context.Background())
 					return nil, fmt.Errorf("start %s: %w", pc.Name, err)
@@ -191,6 +236,10 @@ func (n *Node) Close(ctx context.Context) error {
 		lib.Down("the node is shutting down")
 	}
 	n.mu.Unlock()
+	if n.stopTrigger != nil {
+		n.stopTrigger()
+	}
+	n.stopTriggers(ctx)
 	err := n.root.Shutdown(ctx)
 	n.bus.Unregister(n.ctl)
 	return errors.Join(err, n.k.Close(ctx))
@@ -249,6 +298,10 @@ func (n *Node) Processes() []api.ProcessInfo {
 		n.mu.Unlock()
 		var info api.ProcessInfo
 		switch {
+		case n.rest[name] != nil && !supervised:
+			info = api.ProcessInfo{Name: name, Module: n.mods[name].Label(), State: api.StateIdle, Reason: "waits for its trigger"}
+			out = append(out, info)
+			continue
 		case lib != nil:
 			info = libraryInfo(name, lib, supervised && ci.Running)
 		case p != nil:
