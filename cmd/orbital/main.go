@@ -59,11 +59,17 @@ func commands() []command {
 		{"call", "call a library function on the running node and print the result", cmdCall},
 		{"inspect", "show a module's imports, exports, memory, sections and manifest", cmdInspect},
 		{"version", "print the orbital and wazero versions", cmdVersion},
-		{"help", "show help for a command", cmdHelp},
 		{"pack", "make a package: a wasm module with its manifest embedded", cmdPack},
 		{"keygen", "make a publisher key pair for signing packages", cmdKeygen},
 		{"sign", "sign a package with a publisher key", cmdSign},
 		{"verify", "check a package's signatures against a trust policy", cmdVerify},
+		{"install", "install a package into the device's registry (and run it on a running node)", cmdInstall},
+		{"list", "list the installed modules", cmdList},
+		{"info", "show an installed module: manifest, exports, triggers, dependencies", cmdInfo},
+		{"query", "ask the registry: who exports, what fires, what depends, who may", cmdQuery},
+		{"remove", "uninstall a module", cmdRemove},
+		{"rollback", "make an older installed version active (and restart on it)", cmdRollback},
+		{"help", "show help for a command", cmdHelp},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/library"
+	"github.com/orbitalfoundation/orbital/internal/registry"
 )
 
 // Client talks to a local node's control API.
@@ -187,4 +188,60 @@ func (c *Client) Subscribe(ctx context.Context, pattern string, fn func(Message)
 		return nil
 	}
 	return sc.Err()
+}
+
+// doRaw is do with a raw request body.
+func (c *Client) doRaw(ctx context.Context, method, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.info.Addr+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.info.Token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("node at %s: %w (is `orbital up` still running?)", c.info.Addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return respError(method, path, resp)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+// Install installs a package on the node (and runs it per its triggers).
+func (c *Client) Install(ctx context.Context, pkg []byte, force bool) (registry.Record, error) {
+	var rec registry.Record
+	return rec, c.doRaw(ctx, "POST", "/api/v1/modules?force="+strconv.FormatBool(force), pkg, &rec)
+}
+
+// Modules lists the installed modules.
+func (c *Client) Modules(ctx context.Context) ([]registry.Summary, error) {
+	var out []registry.Summary
+	return out, c.do(ctx, "GET", "/api/v1/modules", nil, &out)
+}
+
+// ModuleInfo describes name@version ("" = the active version).
+func (c *Client) ModuleInfo(ctx context.Context, name, version string) (registry.ModuleInfo, error) {
+	var out registry.ModuleInfo
+	return out, c.do(ctx, "GET", "/api/v1/modules/"+name+"?version="+url.QueryEscape(version), nil, &out)
+}
+
+// Remove uninstalls name@version ("" = every version).
+func (c *Client) Remove(ctx context.Context, name, version string, force bool) ([]registry.Record, error) {
+	var out []registry.Record
+	return out, c.do(ctx, "DELETE", "/api/v1/modules/"+name+"?version="+url.QueryEscape(version)+"&force="+strconv.FormatBool(force), nil, &out)
+}
+
+// Pin makes version the active one of name ("" unpins).
+func (c *Client) Pin(ctx context.Context, name, version string) error {
+	return c.do(ctx, "POST", "/api/v1/pin/"+name+"?version="+url.QueryEscape(version), nil, nil)
+}
+
+// Query asks the registry a question (see node.Query); the answer is JSON.
+func (c *Client) Query(ctx context.Context, kind, arg string) (json.RawMessage, error) {
+	var out json.RawMessage
+	return out, c.do(ctx, "GET", "/api/v1/query/"+url.PathEscape(kind)+"?q="+url.QueryEscape(arg), nil, &out)
 }

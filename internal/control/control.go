@@ -34,6 +34,7 @@ import (
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/library"
+	"github.com/orbitalfoundation/orbital/internal/registry"
 )
 
 // Backend is what the control API steers (the node implements it).
@@ -49,6 +50,11 @@ type Backend interface {
 	BusStats() bus.Stats
 	Call(ctx context.Context, lib, fn string, args []byte) ([]byte, error)
 	Libraries() []library.Info
+	Install(ctx context.Context, pkg []byte, force bool) (registry.Record, error)
+	Remove(ctx context.Context, name, version string, force bool) ([]registry.Record, error)
+	Pin(ctx context.Context, name, version string) error
+	Registry() *registry.Registry
+	Query(kind, arg string) (any, error)
 }
 
 // Info is the content of node.json: how local clients reach the node.
@@ -181,6 +187,36 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /api/v1/bus", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.BusStats()) })
 	mux.HandleFunc("GET /api/v1/libraries", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.Libraries()) })
+	// The device's registry.
+	mux.HandleFunc("GET /api/v1/modules", func(w http.ResponseWriter, _ *http.Request) {
+		list, err := s.b.Registry().List()
+		reply(w, err, list)
+	})
+	mux.HandleFunc("POST /api/v1/modules", func(w http.ResponseWriter, r *http.Request) {
+		pkg, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPackageBody))
+		if err != nil {
+			reply(w, fmt.Errorf("%w: package: %v", api.ErrTooLarge, err), nil)
+			return
+		}
+		rec, err := s.b.Install(r.Context(), pkg, r.URL.Query().Get("force") == "true")
+		reply(w, err, rec)
+	})
+	mux.HandleFunc("GET /api/v1/modules/{name...}", func(w http.ResponseWriter, r *http.Request) {
+		info, err := s.b.Registry().Info(r.PathValue("name"), r.URL.Query().Get("version"))
+		reply(w, err, info)
+	})
+	mux.HandleFunc("DELETE /api/v1/modules/{name...}", func(w http.ResponseWriter, r *http.Request) {
+		recs, err := s.b.Remove(r.Context(), r.PathValue("name"), r.URL.Query().Get("version"), r.URL.Query().Get("force") == "true")
+		reply(w, err, recs)
+	})
+	mux.HandleFunc("POST /api/v1/pin/{name...}", func(w http.ResponseWriter, r *http.Request) {
+		err := s.b.Pin(r.Context(), r.PathValue("name"), r.URL.Query().Get("version"))
+		reply(w, err, map[string]string{"ok": r.PathValue("name")})
+	})
+	mux.HandleFunc("GET /api/v1/query/{kind}", func(w http.ResponseWriter, r *http.Request) {
+		out, err := s.b.Query(r.PathValue("kind"), r.URL.Query().Get("q"))
+		reply(w, err, out)
+	})
 	// Call: the body is the arguments, the response body the result.
 	mux.HandleFunc("POST /api/v1/call/{lib}/{fn}", func(w http.ResponseWriter, r *http.Request) {
 		args, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCallBody))
@@ -208,6 +244,7 @@ func (s *Server) routes() http.Handler {
 // Limits of the call endpoint.
 const (
 	MaxCallBody        = 64 << 20
+	MaxPackageBody     = 256 << 20
 	DefaultCallTimeout = 10 * time.Second
 )
 
@@ -248,6 +285,8 @@ func reply(w http.ResponseWriter, err error, v any) {
 	switch {
 	case errors.Is(err, api.ErrNotFound):
 		code = http.StatusNotFound
+	case errors.Is(err, api.ErrExists):
+		code = http.StatusConflict
 	case errors.Is(err, api.ErrPermissionDenied):
 		code = http.StatusForbidden
 	case errors.Is(err, api.ErrInvalid), errors.Is(err, api.ErrTooLarge):

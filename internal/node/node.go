@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"slices"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
+	"github.com/orbitalfoundation/orbital/internal/registry"
 	"github.com/orbitalfoundation/orbital/internal/supervisor"
 )
 
@@ -40,6 +42,14 @@ type Node struct {
 	httpLn      net.Listener
 	httpSrv     *http.Server
 	stopTrigger context.CancelFunc
+	triggerCtx  context.Context
+	httpMux     *http.ServeMux
+	reg         *registry.Registry // the device's installed modules
+	home        string
+	active      map[string]string             // installed modules running, by name → version
+	trigCancel  map[string]context.CancelFunc // ends a module's subject and schedule triggers
+	routes      map[string]string             // route pattern → process
+	installMu   sync.Mutex         // serializes Install/Remove/Pin on the running node
 	groups      map[string]*supervisor.Supervisor // the group supervising each process
 	gaveUp      map[string]string                 // processes whose group gave up, with why
 	order       []string                          // process names in config order
@@ -72,7 +82,8 @@ func StartWith(ctx context.Context, cfg *Config, home string, log *slog.Logger, 
 	}
 	n := &Node{cfg: cfg, k: k, bus: orbital.BusOf(k), log: log, procs: map[string]*orbital.Process{},
 		libs: map[string]*orbital.Library{}, pools: map[string]supervisor.Child{},
-		mods: map[string]*orbital.Module{}, rest: map[string]*resting{}, clock: opts.Clock,
+		mods: map[string]*orbital.Module{}, rest: map[string]*resting{}, clock: opts.Clock, home: home,
+		trigCancel: map[string]context.CancelFunc{}, routes: map[string]string{},
 		groups: map[string]*supervisor.Supervisor{}, gaveUp: map[string]string{}}
 	fail := func(err error) (*Node, error) {
 		_ = k.Close(context.Background())
@@ -95,20 +106,21 @@ func StartWith(ctx context.Context, cfg *Config, home string, log *slog.Logger, 
 			return fail(fmt.Errorf("process %s: %w", pc.Name, err))
 		}
 		mods[pc.Name] = m
-		n.mods[pc.Name] = m
-		if tr, ok := triggered(m); ok {
-			if err := checkTriggers(pc, tr, m); err != nil {
-				return fail(err)
-			}
-			n.rest[pc.Name] = &resting{pc: pc, tr: tr}
+		if err := n.prepare(ctx, pc, m); err != nil {
+			return fail(err)
 		}
-		if mf := m.Manifest(); mf != nil && mf.Kind == manifest.KindLibrary {
-			lib, err := k.Provide(ctx, m, orbital.ProvideOptions{Grant: pc.Grant, Config: pc.ConfigJSON, Supervised: true})
-			if err != nil {
-				return fail(fmt.Errorf("library %s: %w", pc.Name, err))
-			}
-			n.libs[pc.Name] = lib
-		}
+	}
+	// Modules installed in the device's registry join the configured ones
+	// (a configured process of the same name wins).
+	reg, err := OpenRegistry(ctx, home, log)
+	if err != nil {
+		return fail(err)
+	}
+	n.reg = reg
+	installed, err := n.loadInstalled(ctx, mods)
+	if err != nil {
+		_ = reg.Close()
+		return fail(err)
 	}
 	// Supervision tree: a root that never restarts anything, holding
 	// groups that do. With one-for-one every process is its own group, so a
@@ -124,20 +136,52 @@ func StartWith(ctx context.Context, cfg *Config, home string, log *slog.Logger, 
 	} else if len(cfg.Processes) > 0 {
 		groups = [][]ProcessConfig{cfg.Processes}
 	}
+	for _, pc := range installed {
+		groups = append(groups, []ProcessConfig{pc})
+	}
 	for _, g := range groups {
 		if err := n.startGroup(g, mods); err != nil {
 			_ = n.root.Shutdown(context.Background())
+			_ = reg.Close()
 			return fail(err)
 		}
 	}
 	tctx, cancel := context.WithCancel(context.Background())
+	n.triggerCtx = tctx
 	n.stopTrigger = cancel
 	if err := n.startTriggers(tctx); err != nil {
 		cancel()
 		_ = n.root.Shutdown(context.Background())
+		_ = reg.Close()
 		return fail(err)
 	}
 	return n, nil
+}
+
+// prepare registers what a process needs before it can start: its
+// triggers, and for a library its registration with the kernel.
+func (n *Node) prepare(ctx context.Context, pc ProcessConfig, m *orbital.Module) error {
+	n.mu.Lock()
+	n.mods[pc.Name] = m
+	n.mu.Unlock()
+	if tr, ok := triggered(m); ok {
+		if err := checkTriggers(pc, tr, m); err != nil {
+			return err
+		}
+		n.mu.Lock()
+		n.rest[pc.Name] = &resting{pc: pc, tr: tr}
+		n.mu.Unlock()
+	}
+	if mf := m.Manifest(); mf != nil && mf.Kind == manifest.KindLibrary {
+		lib, err := n.k.Provide(ctx, m, orbital.ProvideOptions{Grant: pc.Grant, Config: pc.ConfigJSON, Supervised: true})
+		if err != nil {
+			return fmt.Errorf("library %s: %w", pc.Name, err)
+		}
+		n.mu.Lock()
+		n.libs[pc.Name] = lib
+		n.mu.Unlock()
+	}
+	return nil
 }
 
 // startGroup starts a supervisor for the processes of g under the root.
@@ -151,7 +195,9 @@ func (n *Node) startGroup(g []ProcessConfig, mods map[string]*orbital.Module) er
 			for _, pc := range g {
 				n.mu.Lock()
 				n.groups[pc.Name] = sup
-				n.order = append(n.order, pc.Name)
+				if !slices.Contains(n.order, pc.Name) {
+					n.order = append(n.order, pc.Name)
+				}
 				_, rests := n.rest[pc.Name]
 				n.mu.Unlock()
 				if rests { // started by its triggers
@@ -240,6 +286,11 @@ func (n *Node) Close(ctx context.Context) error {
 		n.stopTrigger()
 	}
 	n.stopTriggers(ctx)
+	defer func() {
+		if n.reg != nil {
+			_ = n.reg.Close()
+		}
+	}()
 	err := n.root.Shutdown(ctx)
 	n.bus.Unregister(n.ctl)
 	return errors.Join(err, n.k.Close(ctx))
@@ -295,11 +346,13 @@ func (n *Node) Processes() []api.ProcessInfo {
 		n.mu.Lock()
 		p := n.procs[name]
 		lib := n.libs[name]
+		r := n.rest[name]
+		mod := n.mods[name]
 		n.mu.Unlock()
 		var info api.ProcessInfo
 		switch {
-		case n.rest[name] != nil && !supervised:
-			info = api.ProcessInfo{Name: name, Module: n.mods[name].Label(), State: api.StateIdle, Reason: "waits for its trigger"}
+		case r != nil && !supervised:
+			info = api.ProcessInfo{Name: name, Module: mod.Label(), State: api.StateIdle, Reason: "waits for its trigger"}
 			out = append(out, info)
 			continue
 		case lib != nil:

@@ -88,6 +88,7 @@ func (n *Node) fire(name string) (started bool, err error) {
 	n.mu.Lock()
 	r := n.rest[name]
 	g := n.groups[name]
+	mod := n.mods[name]
 	n.mu.Unlock()
 	if r == nil || g == nil {
 		return false, fmt.Errorf("trigger %s: not a triggered process", name)
@@ -101,7 +102,7 @@ func (n *Node) fire(name string) (started bool, err error) {
 	n.log.Info("trigger fired", "process", name)
 	if !r.added {
 		r.added = true
-		spec := n.spec(r.pc, n.mods[name])
+		spec := n.spec(r.pc, mod)
 		if r.tr.After == manifest.AfterExit { // runs until it returns; the next trigger starts it again
 			spec.Restart = supervisor.Transient
 		}
@@ -134,52 +135,113 @@ func (n *Node) running(name string) bool {
 
 // startTriggers wires every resting process's triggers.
 func (n *Node) startTriggers(ctx context.Context) error {
-	mux := http.NewServeMux()
-	routes := 0
-	for name, r := range n.rest {
-		tr := r.tr
-		if len(tr.Subjects) > 0 {
-			if err := n.subjectTrigger(ctx, name, tr.Subjects); err != nil {
-				return err
-			}
-		}
-		for _, spec := range tr.Schedule {
-			sched, err := manifest.CronParser.Parse(spec)
-			if err != nil {
-				return fmt.Errorf("process %s: schedule %q: %w", name, spec, err)
-			}
-			go n.cronLoop(ctx, name, spec, sched.Next)
-		}
-		for _, route := range tr.Routes {
-			mux.HandleFunc(route, n.routeHandler(name))
-			routes++
-		}
-		if tr.OnDemand {
-			if lib := n.libs[name]; lib != nil {
-				lib.OnDemand(func() {
-					if _, err := n.fire(name); err != nil {
-						n.log.Warn("on-demand start failed", "library", name, "err", err)
-					}
-				})
-			}
+	n.mu.Lock()
+	rest := make(map[string]*resting, len(n.rest))
+	for k, v := range n.rest {
+		rest[k] = v
+	}
+	n.mu.Unlock()
+	for name, r := range rest {
+		if err := n.wire(ctx, name, r); err != nil {
+			return err
 		}
 	}
-	if routes == 0 {
-		return nil
+	return nil
+}
+
+// wire registers the triggers of one resting process.
+func (n *Node) wire(ctx context.Context, name string, r *resting) error {
+	tr := r.tr
+	ctx, cancel := context.WithCancel(ctx)
+	n.mu.Lock()
+	if old := n.trigCancel[name]; old != nil {
+		old()
+	}
+	n.trigCancel[name] = cancel
+	n.mu.Unlock()
+	if len(tr.Subjects) > 0 {
+		if err := n.subjectTrigger(ctx, name, tr.Subjects); err != nil {
+			return err
+		}
+	}
+	for _, spec := range tr.Schedule {
+		sched, err := manifest.CronParser.Parse(spec)
+		if err != nil {
+			return fmt.Errorf("process %s: schedule %q: %w", name, spec, err)
+		}
+		go n.cronLoop(ctx, name, spec, sched.Next)
+	}
+	if len(tr.Routes) > 0 {
+		mux, err := n.routeMux()
+		if err != nil {
+			return err
+		}
+		for _, route := range tr.Routes {
+			n.mu.Lock()
+			owner, taken := n.routes[route]
+			n.mu.Unlock()
+			if taken && owner == name {
+				continue // registered by an earlier version: the handler finds the current one
+			}
+			if err := handleRoute(mux, route, n.routeHandler(name)); err != nil {
+				return fmt.Errorf("process %s: route %q: %w", name, route, err)
+			}
+			n.mu.Lock()
+			n.routes[route] = name
+			n.mu.Unlock()
+		}
+	}
+	if tr.OnDemand {
+		n.mu.Lock()
+		lib := n.libs[name]
+		n.mu.Unlock()
+		if lib != nil {
+			lib.OnDemand(func() {
+				if _, err := n.fire(name); err != nil {
+					n.log.Warn("on-demand start failed", "library", name, "err", err)
+				}
+			})
+		}
+	}
+	return nil
+}
+
+// handleRoute registers a route, turning ServeMux's panic on a conflicting
+// pattern (another module has it) into an error.
+func handleRoute(mux *http.ServeMux, route string, h http.HandlerFunc) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	mux.HandleFunc(route, h)
+	return nil
+}
+
+// routeMux returns the mux of route triggers, serving it on [node] http at
+// the first route.
+func (n *Node) routeMux() (*http.ServeMux, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.httpMux != nil {
+		return n.httpMux, nil
 	}
 	ln, err := net.Listen("tcp", n.cfg.HTTP)
 	if err != nil {
-		return fmt.Errorf("route triggers: %w", err)
+		return nil, fmt.Errorf("route triggers: %w", err)
 	}
+	n.httpMux = http.NewServeMux()
 	n.httpLn = ln
-	n.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	n.httpSrv = &http.Server{Handler: n.httpMux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = n.httpSrv.Serve(ln) }()
 	n.log.Info("serving route triggers", "addr", "http://"+ln.Addr().String())
-	return nil
+	return n.httpMux, nil
 }
 
 // HTTPAddr is the address route triggers are served on, or "".
 func (n *Node) HTTPAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.httpLn == nil {
 		return ""
 	}
@@ -192,7 +254,14 @@ func (n *Node) subjectTrigger(ctx context.Context, name string, subjects []strin
 	mb := bus.NewMailbox(bus.MailboxConfig{Capacity: 4096, Overflow: bus.DropNewest})
 	perms := bus.AllowAll
 	perms.Relay = true // requests on the subject are answered by the process
-	ep, err := n.bus.Register("trigger-"+name, triggerIDs.Add(1), perms, mb)
+	var ep *bus.Endpoint
+	var err error
+	for try := 0; try < 50; try++ { // a previous version's endpoint may still be unregistering
+		if ep, err = n.bus.Register("trigger-"+name, triggerIDs.Add(1), perms, mb); err == nil || !errors.Is(err, bus.ErrExists) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err != nil {
 		return fmt.Errorf("trigger %s: %w", name, err)
 	}
@@ -311,7 +380,10 @@ func (n *Node) routeHandler(name string) http.HandlerFunc {
 
 // stopTriggers stops serving route triggers.
 func (n *Node) stopTriggers(ctx context.Context) {
-	if n.httpSrv != nil {
-		_ = n.httpSrv.Shutdown(ctx)
+	n.mu.Lock()
+	srv := n.httpSrv
+	n.mu.Unlock()
+	if srv != nil {
+		_ = srv.Shutdown(ctx)
 	}
 }
