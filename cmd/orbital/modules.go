@@ -249,7 +249,9 @@ Flags:
 func cmdRemove(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var force bool
 	m, pos, code := modulesCommand("remove", "Usage: orbital remove NAME[@VERSION]\n\nUninstalls a module (every version without @VERSION). Refused while another module needs it, unless --force.\n\nFlags:\n", args, stdout, stderr,
-		func(fs *flag.FlagSet) { fs.BoolVar(&force, "force", false, "remove even if other modules depend on it") })
+		func(fs *flag.FlagSet) {
+			fs.BoolVar(&force, "force", false, "remove even if other modules depend on it")
+		})
 	if code >= 0 {
 		return code
 	}

@@ -2,13 +2,13 @@ package node
 
 import (
 	"context"
-	"slices"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,10 +46,10 @@ type Node struct {
 	httpMux     *http.ServeMux
 	reg         *registry.Registry // the device's installed modules
 	home        string
-	active      map[string]string             // installed modules running, by name → version
-	trigCancel  map[string]context.CancelFunc // ends a module's subject and schedule triggers
-	routes      map[string]string             // route pattern → process
-	installMu   sync.Mutex         // serializes Install/Remove/Pin on the running node
+	active      map[string]string                 // installed modules running, by name → version
+	trigCancel  map[string]context.CancelFunc     // ends a module's subject and schedule triggers
+	routes      map[string]string                 // route pattern → process
+	installMu   sync.Mutex                        // serializes Install/Remove/Pin on the running node
 	groups      map[string]*supervisor.Supervisor // the group supervising each process
 	gaveUp      map[string]string                 // processes whose group gave up, with why
 	order       []string                          // process names in config order
