@@ -64,6 +64,7 @@ func commands() []command {
 		{"sign", "sign a package with a publisher key", cmdSign},
 		{"verify", "check a package's signatures against a trust policy", cmdVerify},
 		{"install", "install a package into the device's registry (and run it on a running node)", cmdInstall},
+		{"push", "publish a package to an OCI registry", cmdPush},
 		{"list", "list the installed modules", cmdList},
 		{"info", "show an installed module: manifest, exports, triggers, dependencies", cmdInfo},
 		{"query", "ask the registry: who exports, what fires, what depends, who may", cmdQuery},

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,10 +12,13 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/control"
+	"github.com/orbitalfoundation/orbital/internal/fetch"
+	"github.com/orbitalfoundation/orbital/internal/manifest"
 	"github.com/orbitalfoundation/orbital/internal/node"
 	"github.com/orbitalfoundation/orbital/internal/registry"
 )
@@ -123,12 +128,67 @@ func registryCode(err error) int {
 	return codeFor(err)
 }
 
+// fetchFlags are the retrieval flags of install and push.
+type fetchFlags struct {
+	plainHTTP, allowHTTP bool
+	caFile               string
+	maxSize              string
+	timeout              time.Duration
+}
+
+func (f *fetchFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.plainHTTP, "plain-http", false, "talk to the OCI registry over plain HTTP (a local development registry)")
+	fs.BoolVar(&f.allowHTTP, "allow-http", false, "allow http:// URLs (development only)")
+	fs.StringVar(&f.caFile, "ca", "", "PEM file of extra certificate authorities to trust for HTTPS")
+	fs.StringVar(&f.maxSize, "max-size", "64MiB", "largest package to download")
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up a download after this long")
+}
+
+func (f *fetchFlags) options() (fetch.Options, error) {
+	o := fetch.Options{PlainHTTP: f.plainHTTP, AllowHTTP: f.allowHTTP, Timeout: f.timeout}
+	n, err := manifest.ParseSize(f.maxSize)
+	if err != nil {
+		return o, fmt.Errorf("--max-size: %w", err)
+	}
+	o.MaxSize = int64(n)
+	if f.caFile != "" {
+		pem, err := os.ReadFile(f.caFile)
+		if err != nil {
+			return o, fmt.Errorf("--ca: %w", err)
+		}
+		pool, _ := x509.SystemCertPool()
+		if pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return o, fmt.Errorf("--ca %s: no certificates found", f.caFile)
+		}
+		o.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return o, nil
+}
+
+// fetchCode maps retrieval errors to exit codes.
+func fetchCode(err error) int {
+	switch {
+	case errors.Is(err, api.ErrTimeout):
+		return exitDeadline
+	case errors.Is(err, api.ErrTooLarge), errors.Is(err, api.ErrInvalid):
+		return exitBadInput
+	}
+	return registryCode(err)
+}
+
 func cmdInstall(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	var force bool
-	m, pos, code := modulesCommand("install", `Usage: orbital install PACKAGE
+	var (
+		force bool
+		ff    fetchFlags
+	)
+	m, pos, code := modulesCommand("install", `Usage: orbital install PACKAGE|https://…|oci://HOST/REPO:TAG|oci://HOST/REPO@sha256:…
 
 Installs a package (made with orbital pack, signed with orbital sign) into
-the device's registry. Its signatures are checked against the trust policy
+the device's registry: from a file, an HTTPS URL (size-capped, digest
+computed while streaming, no compressed bodies) or an OCI registry. Its signatures are checked against the trust policy
 ($ORBITAL_HOME/trust.toml; without one nothing is trusted and unsigned
 packages are refused), its dependencies resolved against what is
 installed. With a running node the module starts per its triggers (or
@@ -137,6 +197,7 @@ replaces the running version: an upgrade).
 Flags:
 `, args, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&force, "force", false, "replace a different package installed under the same name@version")
+		ff.register(fs)
 	})
 	if code >= 0 {
 		return code
@@ -146,12 +207,17 @@ Flags:
 		fmt.Fprintln(stderr, "orbital install: expected one PACKAGE")
 		return exitUsage
 	}
-	data, err := os.ReadFile(pos[0])
+	opts, err := ff.options()
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital install: %v\n", err)
 		return exitUsage
 	}
-	rec, err := m.Install(context.Background(), data, force)
+	res, err := fetch.Fetch(context.Background(), pos[0], opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital install: %v\n", err)
+		return fetchCode(err)
+	}
+	rec, err := m.Install(context.Background(), res.Data, force)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital install: %v\n", err)
 		return registryCode(err)
@@ -336,5 +402,53 @@ func printJSON(w io.Writer, v any) int {
 	if err := enc.Encode(v); err != nil {
 		return exitFailure
 	}
+	return exitOK
+}
+
+func cmdPush(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("orbital push", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var ff fetchFlags
+	ff.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: orbital push PACKAGE oci://HOST/REPO[:TAG]
+
+Publishes a package to an OCI registry as an artifact (artifactType
+application/vnd.orbital.module.v1, the manifest as config, the package as
+one application/wasm layer). Without :TAG it is tagged with its version.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if wantsHelp(args) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) != 2 {
+		fmt.Fprintln(stderr, "orbital push: expected PACKAGE oci://HOST/REPO[:TAG]")
+		return exitUsage
+	}
+	opts, err := ff.options()
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital push: %v\n", err)
+		return exitUsage
+	}
+	data, err := os.ReadFile(pos[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital push: %v\n", err)
+		return exitUsage
+	}
+	d, err := fetch.Push(context.Background(), pos[1], data, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital push: %v\n", err)
+		return fetchCode(err)
+	}
+	fmt.Fprintf(stdout, "pushed %s\n  manifest %s\n", pos[1], d)
 	return exitOK
 }

@@ -2,12 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/control"
@@ -77,8 +82,31 @@ func TestBinaryRegistry(t *testing.T) {
 	if code, _, errOut := bin("install", camera); code == 0 || !strings.Contains(errOut, "is not installed") {
 		t.Fatalf("install with unmet dependencies: %d %s", code, errOut)
 	}
-	must("install", vision)
-	must("install", kv)
+	// vision comes from an HTTPS server, kv from an OCI registry (both real,
+	// in this process); a download over the size cap is refused.
+	visionData, _ := os.ReadFile(vision)
+	web := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(visionData)
+	}))
+	defer web.Close()
+	ca := writeFile(t, dir, "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: web.Certificate().Raw}))
+	if code, _, errOut := bin("install", "--ca", ca, "--max-size", "64KiB", web.URL+"/vision.orbital.wasm"); code != exitBadInput || !strings.Contains(errOut, "too large") {
+		t.Fatalf("oversized download: %d %s", code, errOut)
+	}
+	if code, _, errOut := bin("install", web.URL+"/vision.orbital.wasm"); code == 0 || !strings.Contains(errOut, "certificate") {
+		t.Fatalf("HTTPS without trusting the server: %d %s", code, errOut)
+	}
+	must("install", "--ca", ca, web.URL+"/vision.orbital.wasm")
+	oci := httptest.NewServer(registry.New())
+	defer oci.Close()
+	ref := "oci://" + strings.TrimPrefix(oci.URL, "http://") + "/demo/kv:1.0.0"
+	if out := must("push", "--plain-http", kv, ref); !strings.Contains(out, "sha256:") {
+		t.Fatalf("push: %s", out)
+	}
+	if code, _, _ := bin("install", "--plain-http", "oci://"+strings.TrimPrefix(oci.URL, "http://")+"/demo/kv:9.9.9"); code != exitUsage {
+		t.Fatalf("unknown tag: exit %d, want %d", code, exitUsage)
+	}
+	must("install", "--plain-http", ref)
 	if out := must("install", camera); !strings.Contains(out, "camera@1.0.0") {
 		t.Fatalf("install: %s", out)
 	}
