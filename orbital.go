@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -99,9 +100,11 @@ type kernel struct {
 	libs *library.Registry
 
 	mu       sync.Mutex
-	provided []*Library          // libraries registered with Provide
-	procs    map[uint64]*Process // live and recently ended, by ID
-	ended    []uint64            // IDs of ended processes, oldest first
+	parked   map[string]*parked             // handed-over connections, by process name
+	portBus  map[*process.Port]manifest.Bus // the bus configuration each connection was made for
+	provided []*Library                     // libraries registered with Provide
+	procs    map[uint64]*Process            // live and recently ended, by ID
+	ended    []uint64                       // IDs of ended processes, oldest first
 	closed   bool
 }
 
@@ -122,7 +125,7 @@ func NewKernel(ctx context.Context, cfg Config) (Kernel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new kernel: %w", err)
 	}
-	k := &kernel{cfg: cfg, eng: eng, log: log, procs: map[uint64]*Process{}, blobs: bus.NewBlobStore(),
+	k := &kernel{cfg: cfg, eng: eng, log: log, procs: map[uint64]*Process{}, blobs: bus.NewBlobStore(), portBus: map[*process.Port]manifest.Bus{},
 		libs: library.NewRegistry(cfg.maxCall)}
 	k.bus = bus.New(bus.Options{MaxMessageSize: cfg.maxMessage, Events: func(ev bus.Event) {
 		log.Debug("bus event", "kind", ev.Kind, "op", ev.Op, "endpoint", ev.Endpoint, "target", ev.Target, "err", ev.Err)
@@ -288,6 +291,11 @@ type SpawnOptions struct {
 	// Config is the process's configuration (a JSON object), read by the
 	// guest with orbital_v1.config.
 	Config []byte
+	// Adopt takes over the bus endpoint of the previous incarnation of a
+	// process of the same name that was stopped with HandOver — its
+	// subscriptions and the messages queued meanwhile — if its manifest
+	// asks for the same bus configuration. An upgrade loses no messages.
+	Adopt bool
 }
 
 func (k *kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Process, error) {
@@ -325,12 +333,24 @@ func (k *kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Proc
 	logger := k.log.With("pid", id, "process", name)
 	spec.Logger = logger
 	var port *process.Port
-	if push || (m.manifest != nil && (m.manifest.Bus.Uses() || len(m.manifest.Triggers.Subjects)+len(m.manifest.Triggers.Routes) > 0)) {
+	if opts.Adopt {
+		port = k.adopt(name, m.manifest)
+	}
+	if port != nil {
+		spec.Port = port
+	} else if push || (m.manifest != nil && (m.manifest.Bus.Uses() || len(m.manifest.Triggers.Subjects)+len(m.manifest.Triggers.Routes) > 0)) {
 		if port, err = k.connect(name, id, m.manifest, caps); err != nil {
 			closeAll(closers)
 			return nil, fmt.Errorf("spawn %s: %w", name, err)
 		}
 		spec.Port = port
+		var b manifest.Bus
+		if m.manifest != nil {
+			b = m.manifest.Bus
+		}
+		k.mu.Lock()
+		k.portBus[port] = b
+		k.mu.Unlock()
 	}
 	inst, err := k.eng.Instantiate(ctx, m.em, spec)
 	if err != nil {
@@ -450,7 +470,7 @@ func (k *kernel) connect(name string, id uint64, m *Manifest, caps capability.Se
 	quota := bus.NewQuota(int64(caps.Limits.MemoryPages) * 65536)
 	port := process.NewPort(ep, mb, k.blobs, quota)
 	for _, pat := range b.Listen {
-		if _, err := port.Subscribe(pat, ""); err != nil {
+		if err := port.Listen(pat); err != nil {
 			port.Close()
 			k.bus.Unregister(ep)
 			return nil, fmt.Errorf("listen %s: %w", pat, err)
@@ -462,7 +482,14 @@ func (k *kernel) connect(name string, id uint64, m *Manifest, caps capability.Se
 // exited unregisters an ended process from the bus and trims the table.
 func (k *kernel) exited(pp *process.Process) {
 	if port := pp.Port(); port != nil {
-		k.bus.Unregister(port.Endpoint())
+		if port.HandingOver() {
+			k.park(pp.Name(), port)
+		} else {
+			k.bus.Unregister(port.Endpoint())
+			k.mu.Lock()
+			delete(k.portBus, port)
+			k.mu.Unlock()
+		}
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -544,6 +571,12 @@ func (p *Process) Err() error { return p.p.Exit().Err }
 // recv gets ERR_CLOSED) and kills it after grace.
 func (p *Process) Stop(cause error, grace time.Duration) { p.p.Stop(cause, grace) }
 
+// HandOver stops the process gracefully but keeps its bus endpoint, listen
+// subscriptions and mailbox for the next incarnation of the same name,
+// spawned with SpawnOptions.Adopt: messages published meanwhile wait for
+// it instead of being lost.
+func (p *Process) HandOver(cause error, grace time.Duration) { p.p.HandOver(cause, grace) }
+
 // Failed reports whether the ended process failed (crash, non-zero exit,
 // or a kill it was not asked for).
 func (p *Process) Failed() bool { return p.p.Failed() }
@@ -553,3 +586,68 @@ func (p *Process) Reason() string { return p.p.Reason() }
 
 // Name returns the process name.
 func (p *Process) Name() string { return p.p.Name() }
+
+// parked is a handed-over bus connection waiting for the next incarnation.
+type parked struct {
+	port  *process.Port
+	bus   manifest.Bus
+	timer *time.Timer
+}
+
+// ParkTimeout is how long a handed-over connection waits to be adopted
+// before it is closed.
+const ParkTimeout = 30 * time.Second
+
+func (k *kernel) park(name string, port *process.Port) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.parked == nil {
+		k.parked = map[string]*parked{}
+	}
+	if old := k.parked[name]; old != nil {
+		old.timer.Stop()
+		k.bus.Unregister(old.port.Endpoint())
+	}
+	p := &parked{port: port}
+	if mb, ok := k.portBus[port]; ok {
+		p.bus = mb
+	}
+	p.timer = time.AfterFunc(ParkTimeout, func() {
+		k.mu.Lock()
+		if k.parked[name] == p {
+			delete(k.parked, name)
+		}
+		delete(k.portBus, port)
+		k.mu.Unlock()
+		port.Close()
+		k.bus.Unregister(port.Endpoint())
+	})
+	k.parked[name] = p
+}
+
+// adopt returns the parked connection of name for a new incarnation whose
+// manifest asks for the same bus configuration, or nil.
+func (k *kernel) adopt(name string, m *Manifest) *process.Port {
+	k.mu.Lock()
+	p := k.parked[name]
+	delete(k.parked, name)
+	k.mu.Unlock()
+	if p == nil || !p.timer.Stop() {
+		return nil
+	}
+	var b manifest.Bus
+	if m != nil {
+		b = m.Bus
+	}
+	if !reflect.DeepEqual(b, p.bus) {
+		k.log.Info("bus configuration changed: the new incarnation starts with a new connection", "process", name)
+		p.port.Close()
+		k.bus.Unregister(p.port.Endpoint())
+		k.mu.Lock()
+		delete(k.portBus, p.port)
+		k.mu.Unlock()
+		return nil
+	}
+	p.port.Adopt()
+	return p.port
+}

@@ -16,7 +16,7 @@ import (
 
 // trustedHome makes a data directory whose trust policy trusts key for
 // every module name.
-func trustedHome(b *testing.B) (string, *pack.Key) {
+func trustedHome(b testing.TB) (string, *pack.Key) {
 	b.Helper()
 	home := b.TempDir()
 	key, err := pack.GenerateKey("bench")
@@ -33,7 +33,7 @@ func trustedHome(b *testing.B) (string, *pack.Key) {
 	return home, key
 }
 
-func signedPackage(b *testing.B, key *pack.Key, wasm []byte, manifestTOML string) []byte {
+func signedPackage(b testing.TB, key *pack.Key, wasm []byte, manifestTOML string) []byte {
 	b.Helper()
 	p, _, err := pack.Pack(wasm, []byte(manifestTOML))
 	if err != nil {

@@ -201,7 +201,12 @@ func (n *Node) activate(ctx context.Context, name string) error {
 		return err
 	}
 	if running {
+		// The old version hands its bus connection over: messages sent
+		// while the new one starts queue in its mailbox.
+		n.setUpgrading(name, 1)
 		n.retire(name)
+		n.setUpgrading(name, 2)
+		defer n.setUpgrading(name, 0)
 	}
 	pc := ProcessConfig{Name: name, Module: "registry:" + rec.Ref(), Grant: InstalledGrant()}
 	if err := n.prepare(ctx, pc, m); err != nil {
@@ -218,6 +223,31 @@ func (n *Node) activate(ctx context.Context, name string) error {
 		return n.wire(n.triggerCtx, name, r)
 	}
 	return nil
+}
+
+func (n *Node) setUpgrading(name string, phase int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if phase == 0 {
+		delete(n.upgrading, name)
+	} else {
+		n.upgrading[name] = phase
+	}
+}
+
+// handingOver reports whether name is being stopped for an upgrade.
+func (n *Node) handingOver(name string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.upgrading[name] == 1
+}
+
+// adopting reports whether name's next start takes over its predecessor's
+// bus connection.
+func (n *Node) adopting(name string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.upgrading[name] == 2
 }
 
 // retire stops an installed module's process (or library) and forgets it.

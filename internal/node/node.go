@@ -49,6 +49,7 @@ type Node struct {
 	active      map[string]string                 // installed modules running, by name → version
 	trigCancel  map[string]context.CancelFunc     // ends a module's subject and schedule triggers
 	routes      map[string]string                 // route pattern → process
+	upgrading   map[string]int                    // processes being replaced by another version: 1 handing over, 2 adopting
 	installMu   sync.Mutex                        // serializes Install/Remove/Pin on the running node
 	groups      map[string]*supervisor.Supervisor // the group supervising each process
 	gaveUp      map[string]string                 // processes whose group gave up, with why
@@ -83,7 +84,7 @@ func StartWith(ctx context.Context, cfg *Config, home string, log *slog.Logger, 
 	n := &Node{cfg: cfg, k: k, bus: orbital.BusOf(k), log: log, procs: map[string]*orbital.Process{},
 		libs: map[string]*orbital.Library{}, pools: map[string]supervisor.Child{},
 		mods: map[string]*orbital.Module{}, rest: map[string]*resting{}, clock: opts.Clock, home: home,
-		trigCancel: map[string]context.CancelFunc{}, routes: map[string]string{},
+		trigCancel: map[string]context.CancelFunc{}, routes: map[string]string{}, upgrading: map[string]int{},
 		groups: map[string]*supervisor.Supervisor{}, gaveUp: map[string]string{}}
 	fail := func(err error) (*Node, error) {
 		_ = k.Close(context.Background())
@@ -231,7 +232,7 @@ func (n *Node) spec(pc ProcessConfig, m *orbital.Module) supervisor.Spec {
 		Restart:  pc.Restart,
 		Shutdown: n.cfg.Grace,
 		Start: func(ctx context.Context) (supervisor.Child, error) {
-			p, err := n.k.Spawn(ctx, m, orbital.SpawnOptions{Name: pc.Name, Grant: pc.Grant, Config: pc.ConfigJSON,
+			p, err := n.k.Spawn(ctx, m, orbital.SpawnOptions{Name: pc.Name, Grant: pc.Grant, Config: pc.ConfigJSON, Adopt: n.adopting(pc.Name),
 				Stdout: logWriter{n.log, pc.Name, slog.LevelInfo}, Stderr: logWriter{n.log, pc.Name, slog.LevelWarn}})
 			if err != nil {
 				return nil, err
@@ -239,7 +240,7 @@ func (n *Node) spec(pc ProcessConfig, m *orbital.Module) supervisor.Spec {
 			n.mu.Lock()
 			n.procs[pc.Name] = p
 			n.mu.Unlock()
-			return child{p: p, grace: n.cfg.Grace}, nil
+			return child{p: p, grace: n.cfg.Grace, handOver: func() bool { return n.handingOver(pc.Name) }}, nil
 		},
 	}
 }
@@ -504,15 +505,22 @@ func (n *Node) BusStats() bus.Stats { return n.bus.Stats() }
 
 // child adapts a process to the supervisor's Child interface.
 type child struct {
-	p     *orbital.Process
-	grace time.Duration
+	p        *orbital.Process
+	grace    time.Duration
+	handOver func() bool // stop by handing the bus connection to the next version
 }
 
 func (c child) Done() <-chan struct{} { return c.p.Done() }
 func (c child) Failed() bool          { return c.p.Failed() }
 func (c child) Reason() string        { return c.p.Reason() }
-func (c child) Stop(cause error)      { c.p.Stop(cause, c.grace) }
-func (c child) Kill(cause error)      { c.p.Kill(cause) }
+func (c child) Stop(cause error) {
+	if c.handOver != nil && c.handOver() {
+		c.p.HandOver(cause, c.grace)
+		return
+	}
+	c.p.Stop(cause, c.grace)
+}
+func (c child) Kill(cause error) { c.p.Kill(cause) }
 
 var _ supervisor.Child = child{}
 

@@ -21,17 +21,99 @@ type Port struct {
 	blobs *bus.BlobStore
 	quota *bus.Quota
 
-	mu   sync.Mutex
-	subs map[int32]*bus.Subscription
-	next int32
-	held map[int64]*bus.Blob // blob handles this process holds a reference to
+	mu     sync.Mutex
+	subs   map[int32]*bus.Subscription
+	next   int32
+	held   map[int64]*bus.Blob // blob handles this process holds a reference to
+	listen map[int32]bool      // subscriptions the kernel made (manifest listen), kept across a hand-over
+
+	handover chan struct{} // closed when the port is being handed to a new incarnation
+	handing  bool          // handover closed; guarded by mu
 }
 
 var _ engine.Port = (*Port)(nil)
 
 // NewPort wraps an endpoint registered on the bus with mailbox mb.
 func NewPort(ep *bus.Endpoint, mb *bus.Mailbox, blobs *bus.BlobStore, quota *bus.Quota) *Port {
-	return &Port{ep: ep, mb: mb, blobs: blobs, quota: quota, subs: map[int32]*bus.Subscription{}, held: map[int64]*bus.Blob{}}
+	return &Port{ep: ep, mb: mb, blobs: blobs, quota: quota, subs: map[int32]*bus.Subscription{}, held: map[int64]*bus.Blob{},
+		listen: map[int32]bool{}, handover: make(chan struct{})}
+}
+
+// Listen subscribes pattern on behalf of the kernel (a manifest listen
+// subject): it survives a hand-over to the next incarnation.
+func (p *Port) Listen(pattern string) error {
+	id, err := p.Subscribe(pattern, "")
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.listen[id] = true
+	p.mu.Unlock()
+	return nil
+}
+
+// HandOver tells the guest to stop (its recv gets ERR_CLOSED, even with
+// messages queued) while the endpoint, its listen subscriptions and its
+// mailbox stay: messages keep queueing for the next incarnation, which
+// takes the port with Adopt. Used to upgrade a module without losing
+// messages.
+func (p *Port) HandOver() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.handing {
+		p.handing = true
+		close(p.handover)
+	}
+}
+
+// HandingOver reports whether HandOver was called and not yet adopted.
+func (p *Port) HandingOver() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.handing
+}
+
+// Adopt prepares a handed-over port for the next incarnation: the old
+// guest's own subscriptions and blob references are dropped, the
+// kernel's listen subscriptions and the queued messages stay.
+func (p *Port) Adopt() {
+	p.mu.Lock()
+	var drop []*bus.Subscription
+	for id, s := range p.subs {
+		if !p.listen[id] {
+			drop = append(drop, s)
+			delete(p.subs, id)
+		}
+	}
+	held := p.held
+	p.held = map[int64]*bus.Blob{}
+	p.handing = false
+	p.handover = make(chan struct{})
+	p.mu.Unlock()
+	for _, s := range drop {
+		s.Unsubscribe()
+	}
+	for _, b := range held {
+		_ = b.Release()
+	}
+}
+
+// Release drops what the ending guest holds (its blob references) but
+// keeps the mailbox and subscriptions of a port being handed over.
+func (p *Port) Release() {
+	p.mu.Lock()
+	held := p.held
+	p.held = map[int64]*bus.Blob{}
+	p.mu.Unlock()
+	for _, b := range held {
+		_ = b.Release()
+	}
+}
+
+func (p *Port) handoverCh() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.handover
 }
 
 // Endpoint returns the process's bus identity.
@@ -100,6 +182,12 @@ func (p *Port) Reply(reply string, data []byte) error {
 
 // Next implements engine.Port: it waits for a message without consuming it.
 func (p *Port) Next(timeout time.Duration, done <-chan struct{}) (engine.Envelope, bool, error) {
+	handover := p.handoverCh()
+	select {
+	case <-handover: // queued messages are for the next incarnation
+		return engine.Envelope{}, false, fmt.Errorf("recv: %w", api.ErrClosed)
+	default:
+	}
 	if m, ok := p.mb.Peek(); ok {
 		return envelope(m), true, nil
 	}
@@ -117,6 +205,8 @@ func (p *Port) Next(timeout time.Duration, done <-chan struct{}) (engine.Envelop
 			return envelope(m), true, nil
 		}
 		select {
+		case <-handover:
+			return engine.Envelope{}, false, fmt.Errorf("recv: %w", api.ErrClosed)
 		case <-p.mb.Ready():
 		case <-p.mb.Done():
 			if m, ok := p.mb.Peek(); ok {

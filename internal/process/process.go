@@ -122,7 +122,11 @@ func (p *Process) serve(init string) engine.Exit {
 
 func (p *Process) finish(ex engine.Exit) {
 	if p.port != nil {
-		p.port.Close()
+		if p.port.HandingOver() {
+			p.port.Release() // the connection goes to the next incarnation
+		} else {
+			p.port.Close()
+		}
 	}
 	_ = p.inst.Close(context.Background())
 	p.mu.Lock()
@@ -163,6 +167,27 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Kill stops the process with cause (nil means "killed"). It returns at
 // once; wait on Done to see it end.
 func (p *Process) Kill(cause error) { p.inst.Kill(cause) }
+
+// HandOver stops the process like Stop, but leaves its bus endpoint,
+// listen subscriptions and mailbox to the next incarnation (see
+// Port.HandOver); a process without a port is stopped as by Stop.
+func (p *Process) HandOver(cause error, grace time.Duration) {
+	if p.port == nil {
+		p.Stop(cause, grace)
+		return
+	}
+	p.stopping.Store(true)
+	p.port.HandOver()
+	go func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-p.done:
+		case <-t.C:
+			p.Kill(fmt.Errorf("did not stop within %s: %w", grace, cause))
+		}
+	}()
+}
 
 // Stop asks the process to end: its mailbox closes, so a guest waiting in
 // recv gets ERR_CLOSED after draining what is queued and a push-model loop

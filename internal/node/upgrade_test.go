@@ -1,0 +1,88 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orbitalfoundation/orbital/internal/testwasm"
+)
+
+// TestUpgradeLosesNoMessages: requests keep flowing to an installed bus
+// service while it is upgraded to a new version; every request is answered
+// (the old version hands its mailbox to the new one), and a rollback does
+// the same.
+func TestUpgradeLosesNoMessages(t *testing.T) {
+	home, key := trustedHome(t)
+	wasm, err := os.ReadFile(testwasm.Path(t, "pong"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := func(version string) []byte {
+		return signedPackage(t, key, wasm, fmt.Sprintf("name = \"svc\"\nversion = %q\nkind = \"service\"\n[bus]\nsubscribe = [\"svc.ping\"]\nlisten = [\"svc.ping\"]\nsend = [\"*\"]\n", version))
+	}
+	cfg, err := ParseConfig([]byte("[node]\ngrace = \"2s\"\n"), "t.toml", t.TempDir(), home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	n, err := Start(context.Background(), cfg, home, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	ctx := context.Background()
+	if _, err := n.Install(ctx, pkg("1.0.0"), false); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, "svc running", func() bool { p, _ := proc(n, "svc"); return p.Module == "svc@1.0.0" })
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	stop := make(chan struct{})
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				want := fmt.Sprintf("w%d-%d", w, i)
+				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				got, err := n.Request(rctx, "svc.ping", []byte(want))
+				cancel()
+				if err != nil || string(got) != want {
+					errs <- fmt.Errorf("request %s: %q %v", want, got, err)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := n.Install(ctx, pkg("1.1.0"), false); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, "svc upgraded", func() bool { p, _ := proc(n, "svc"); return p.Module == "svc@1.1.0" })
+	time.Sleep(100 * time.Millisecond)
+	if err := n.Pin(ctx, "svc", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, "svc rolled back", func() bool { p, _ := proc(n, "svc"); return p.Module == "svc@1.0.0" })
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
