@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"github.com/orbitalfoundation/orbital"
@@ -200,9 +201,17 @@ func (n *Node) activate(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	var oldTriggers *manifest.Triggers
+	n.mu.Lock()
+	if r := n.rest[name]; r != nil && n.trigCancel[name] != nil {
+		oldTriggers = &r.tr
+	}
+	n.mu.Unlock()
 	if running {
 		// The old version hands its bus connection over: messages sent
-		// while the new one starts queue in its mailbox.
+		// while the new one starts queue in its mailbox. Its triggers stay
+		// wired (a subject relay keeps relaying) if the new version has the
+		// same ones.
 		n.setUpgrading(name, 1)
 		n.retire(name)
 		n.setUpgrading(name, 2)
@@ -219,9 +228,18 @@ func (n *Node) activate(ctx context.Context, name string) error {
 	n.mu.Lock()
 	r := n.rest[name]
 	n.mu.Unlock()
-	if r != nil {
+	switch {
+	case r != nil && oldTriggers != nil && reflect.DeepEqual(*oldTriggers, r.tr):
+		return nil // still wired
+	case r != nil:
 		return n.wire(n.triggerCtx, name, r)
 	}
+	n.mu.Lock()
+	if c := n.trigCancel[name]; c != nil { // the new version has no triggers
+		c()
+		delete(n.trigCancel, name)
+	}
+	n.mu.Unlock()
 	return nil
 }
 
@@ -261,7 +279,7 @@ func (n *Node) retire(name string) {
 	delete(n.active, name)
 	delete(n.procs, name)
 	delete(n.pools, name)
-	if c := n.trigCancel[name]; c != nil {
+	if c := n.trigCancel[name]; c != nil && n.upgrading[name] == 0 { // an upgrade keeps them (activate decides)
 		c()
 		delete(n.trigCancel, name)
 	}

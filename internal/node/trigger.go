@@ -85,6 +85,16 @@ func checkTriggers(pc ProcessConfig, tr manifest.Triggers, m *orbital.Module) er
 // fire makes sure the resting process name is running, starting it if
 // needed, and reports whether it had to start it.
 func (n *Node) fire(name string) (started bool, err error) {
+	// While the module is being upgraded, wait for the new version.
+	for deadline := time.Now().Add(n.cfg.Grace + 10*time.Second); time.Now().Before(deadline); {
+		n.mu.Lock()
+		upgrading := n.upgrading[name] != 0
+		n.mu.Unlock()
+		if !upgrading {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	n.mu.Lock()
 	r := n.rest[name]
 	g := n.groups[name]
