@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
 	"time"
@@ -323,4 +324,26 @@ func QueryRegistry(reg *registry.Registry, kind, arg string) (any, error) {
 		return reg.WhoMay(arg)
 	}
 	return nil, fmt.Errorf("query %q: %w: want exports, fires, triggers, dependents or may", kind, api.ErrInvalid)
+}
+
+// checkLocalPackage verifies a module file named in the node config when
+// it is a signed package: a tampered or untrusted signature refuses it. An
+// unsigned file is the operator's own development module (they named it in
+// their config) and runs as before; modules installed in the registry are
+// always held to the trust policy.
+func checkLocalPackage(path, home string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	p, err := pack.Open(data)
+	if err != nil || !p.Signed() {
+		return nil // not a package, or unsigned: the loader reports bad modules itself
+	}
+	pol, err := LoadPolicy(home)
+	if err != nil {
+		return err
+	}
+	_, err = pol.Verify(p)
+	return err
 }

@@ -102,6 +102,9 @@ func StartWith(ctx context.Context, cfg *Config, home string, log *slog.Logger, 
 		if err != nil {
 			return fail(fmt.Errorf("process %s: %w (did you run `make examples`?)", pc.Name, err))
 		}
+		if err := checkLocalPackage(path, home); err != nil {
+			return fail(fmt.Errorf("process %s: %w", pc.Name, err))
+		}
 		m, err := k.LoadFile(ctx, path)
 		if err != nil {
 			return fail(fmt.Errorf("process %s: %w", pc.Name, err))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,5 +86,44 @@ func TestUpgradeLosesNoMessages(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// TestSignedConfigModuleVerified: a signed package named in the node
+// config is verified; one whose bytes were changed after signing stops the
+// node before anything runs.
+func TestSignedConfigModuleVerified(t *testing.T) {
+	home, key := trustedHome(t)
+	wasm, err := os.ReadFile(testwasm.Path(t, "pong"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := signedPackage(t, key, wasm, "name = \"svc\"\nversion = \"1.0.0\"\nkind = \"service\"\n[bus]\nsubscribe = [\"p\"]\nlisten = [\"p\"]\nsend = [\"*\"]\n")
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	start := func(path string) error {
+		cfg, err := ParseConfig([]byte("[[process]]\nname = \"svc\"\nmodule = \""+path+"\"\n"), "t.toml", dir, home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := Start(context.Background(), cfg, home, nil)
+		if err == nil {
+			_ = n.Close(context.Background())
+		}
+		return err
+	}
+	if err := start(write("good.wasm", good)); err != nil {
+		t.Fatalf("signed and trusted: %v", err)
+	}
+	bad := append([]byte(nil), good...)
+	bad[60] ^= 0x01
+	if err := start(write("bad.wasm", bad)); err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("tampered: %v", err)
 	}
 }
