@@ -19,12 +19,13 @@ import (
 	"github.com/orbitalfoundation/orbital/internal/control"
 )
 
-// ctlCommand parses the common flags of commands that talk to a running
-// node and returns a client.
-func ctlCommand(name, usage string, args []string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (*control.Client, []string, int) {
+// homeCommand parses the flags of a command that works on a data
+// directory (--home plus extra) and returns the directory and the
+// positional arguments; code ≥ 0 means stop with that exit code.
+func homeCommand(name, usage string, args []string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (home string, pos []string, code int) {
 	fs := flag.NewFlagSet("orbital "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	home := fs.String("home", "", "data directory of the node (default $ORBITAL_HOME or ~/.orbital)")
+	h := fs.String("home", "", "data directory of the node (default $ORBITAL_HOME or ~/.orbital)")
 	if extra != nil {
 		extra(fs)
 	}
@@ -32,16 +33,26 @@ func ctlCommand(name, usage string, args []string, stdout, stderr io.Writer, ext
 	if wantsHelp(args) {
 		fs.SetOutput(stdout)
 		fs.Usage()
-		return nil, nil, exitOK
+		return "", nil, exitOK
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return nil, nil, exitUsage
+		return "", nil, exitUsage
 	}
-	if *home == "" {
-		*home = orbital.DefaultHome()
+	if *h == "" {
+		*h = orbital.DefaultHome()
 	}
-	c, err := control.Dial(*home)
+	return *h, pos, -1
+}
+
+// ctlCommand parses the common flags of commands that talk to a running
+// node and returns a client.
+func ctlCommand(name, usage string, args []string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (*control.Client, []string, int) {
+	home, pos, code := homeCommand(name, usage, args, stdout, stderr, extra)
+	if code >= 0 {
+		return nil, nil, code
+	}
+	c, err := control.Dial(home)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital %s: %v\n", name, err)
 		return nil, nil, exitFailure

@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/control"
 	"github.com/orbitalfoundation/orbital/internal/fetch"
@@ -78,38 +77,23 @@ func (l localModules) Close() { _ = l.reg.Close() }
 // modulesCommand parses the flags common to registry commands and opens
 // the registry (via the node when one is running).
 func modulesCommand(name, usage string, args []string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (modules, []string, int) {
-	fs := flag.NewFlagSet("orbital "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	home := fs.String("home", "", "data directory (default $ORBITAL_HOME or ~/.orbital)")
-	if extra != nil {
-		extra(fs)
+	home, pos, code := homeCommand(name, usage, args, stdout, stderr, extra)
+	if code >= 0 {
+		return nil, nil, code
 	}
-	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
-	if wantsHelp(args) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return nil, nil, exitOK
-	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return nil, nil, exitUsage
-	}
-	if *home == "" {
-		*home = orbital.DefaultHome()
-	}
-	if _, err := os.Stat(control.InfoPath(*home)); err == nil {
-		c, err := control.Dial(*home)
+	if _, err := os.Stat(control.InfoPath(home)); err == nil {
+		c, err := control.Dial(home)
 		if err != nil {
 			fmt.Fprintf(stderr, "orbital %s: %v\n", name, err)
 			return nil, nil, exitFailure
 		}
 		return remoteModules{c}, pos, -1
 	}
-	if err := os.MkdirAll(*home, 0o700); err != nil {
+	if err := os.MkdirAll(home, 0o700); err != nil {
 		fmt.Fprintf(stderr, "orbital %s: %v\n", name, err)
 		return nil, nil, exitFailure
 	}
-	reg, err := node.OpenRegistry(context.Background(), *home, nil)
+	reg, err := node.OpenRegistry(context.Background(), home, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital %s: %v\n", name, err)
 		return nil, nil, codeFor(err)

@@ -46,28 +46,34 @@ func Dial(home string) (*Client, error) {
 func (c *Client) Addr() string { return c.info.Addr }
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var raw []byte
+	if body != nil {
+		raw, _ = json.Marshal(body)
+	}
+	return c.doRaw(ctx, method, path, raw, out)
+}
+
+// send makes one authenticated request and returns the response when its
+// status is 200; the caller closes its body.
+func (c *Client) send(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.info.Addr+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.info.Token)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("node at %s: %w (is `orbital up` still running?)", c.info.Addr, err)
+		return nil, fmt.Errorf("node at %s: %w (is `orbital up` still running?)", c.info.Addr, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return respError(method, path, resp)
+		defer resp.Body.Close()
+		return nil, respError(method, path, resp)
 	}
-	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
-	}
-	return nil
+	return resp, nil
 }
 
 // respError turns an error response into an error of the class it names.
@@ -97,19 +103,11 @@ func (e *remoteError) Unwrap() error { return e.class }
 // Call calls lib.fn on the node with args and returns the result.
 func (c *Client) Call(ctx context.Context, lib, fn string, args []byte, timeout time.Duration) ([]byte, error) {
 	path := "/api/v1/call/" + url.PathEscape(lib) + "/" + url.PathEscape(fn) + "?timeout_ms=" + strconv.FormatInt(timeout.Milliseconds(), 10)
-	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+c.info.Addr+path, bytes.NewReader(args))
+	resp, err := c.send(ctx, "POST", path, args)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.info.Token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("node at %s: %w (is `orbital up` still running?)", c.info.Addr, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, respError("POST", path, resp)
-	}
 	return io.ReadAll(resp.Body)
 }
 
@@ -192,19 +190,11 @@ func (c *Client) Subscribe(ctx context.Context, pattern string, fn func(Message)
 
 // doRaw is do with a raw request body.
 func (c *Client) doRaw(ctx context.Context, method, path string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.info.Addr+path, bytes.NewReader(body))
+	resp, err := c.send(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.info.Token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("node at %s: %w (is `orbital up` still running?)", c.info.Addr, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return respError(method, path, resp)
-	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)
 	}
