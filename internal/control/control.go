@@ -12,6 +12,7 @@
 //	GET  bus/subscribe?subject=PATTERN  newline-delimited JSON messages until the client leaves
 //	GET  bus                            bus statistics
 //	GET  /healthz                       no token needed; "ok"
+//	GET  /metrics                       Prometheus metrics (token needed), when the Backend is a metrics.Source
 package control
 
 import (
@@ -34,6 +35,7 @@ import (
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/library"
+	"github.com/orbitalfoundation/orbital/internal/metrics"
 	"github.com/orbitalfoundation/orbital/internal/registry"
 )
 
@@ -238,6 +240,10 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = w.Write(res)
 	})
+	// Prometheus metrics, collected at scrape time, behind the same token.
+	if src, ok := s.b.(metrics.Source); ok {
+		mux.Handle("GET /metrics", metrics.Handler(src))
+	}
 	return s.auth(mux)
 }
 

@@ -1,0 +1,245 @@
+// Package metrics exposes a node's state as Prometheus metrics.
+//
+// Nothing is counted on the hot path: at every scrape a Collector reads the
+// snapshots the node already keeps (the process table, the bus counters,
+// the library table, the registry index) and turns them into constant
+// metrics. The Go runtime and OS process metrics come from client_golang's
+// own collectors. Everything is registered in a private registry, never the
+// global default one, so two nodes in one program (tests) do not collide.
+package metrics
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/bus"
+	"github.com/orbitalfoundation/orbital/internal/library"
+)
+
+// Source is what the collector reads at each scrape. The node implements
+// it; every method returns a snapshot and must be safe to call from the
+// HTTP server's goroutines.
+type Source interface {
+	// Processes is the process table (processes and libraries).
+	Processes() []api.ProcessInfo
+	// BusStats is a snapshot of the bus counters.
+	BusStats() bus.Stats
+	// Libraries is the library table, one row per name and version.
+	Libraries() []library.Info
+	// RegistryCounts reports how many module names and versions the
+	// device's registry holds.
+	RegistryCounts() (modules, versions int, err error)
+}
+
+// NewRegistry returns a private registry holding the Go runtime collector,
+// the OS process collector and a Collector reading src.
+func NewRegistry(src Source) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	// The set is fixed at compile time, so a registration error is a bug
+	// (caught by the tests), not a run-time condition.
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		NewCollector(src),
+	)
+	return reg
+}
+
+// Handler serves src's metrics (and the Go and process metrics) in the
+// Prometheus exposition format. A metric that fails to collect (a registry
+// read error) is logged and left out; the rest is still served.
+func Handler(src Source) http.Handler {
+	return promhttp.HandlerFor(NewRegistry(src), promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	})
+}
+
+// Collector is a prometheus.Collector that reads a Source at each scrape.
+type Collector struct {
+	src Source
+}
+
+// NewCollector returns a Collector reading src.
+func NewCollector(src Source) *Collector { return &Collector{src: src} }
+
+var (
+	procLabels = []string{"name", "module", "state"}
+	libLabels  = []string{"name", "version"}
+)
+
+// procMetric is one per-process metric and how to read it from a row.
+type procMetric struct {
+	desc *prometheus.Desc
+	typ  prometheus.ValueType
+	val  func(api.ProcessInfo) float64
+}
+
+var procMetrics = []procMetric{
+	{prometheus.NewDesc("orbital_process_up", "1 if the process is running, else 0.", procLabels, nil),
+		prometheus.GaugeValue, func(p api.ProcessInfo) float64 { return boolValue(p.State == api.StateRunning) }},
+	{prometheus.NewDesc("orbital_process_memory_bytes", "Current linear memory size of the process.", procLabels, nil),
+		prometheus.GaugeValue, func(p api.ProcessInfo) float64 { return float64(p.MemoryBytes) }},
+	{prometheus.NewDesc("orbital_process_cpu_seconds_total", "Time the current incarnation spent executing guest code.", procLabels, nil),
+		prometheus.CounterValue, func(p api.ProcessInfo) float64 { return p.CPUTime.Seconds() }},
+	{prometheus.NewDesc("orbital_process_messages_in_total", "Messages delivered to the process's mailbox.", procLabels, nil),
+		prometheus.CounterValue, func(p api.ProcessInfo) float64 { return float64(p.MsgsIn) }},
+	{prometheus.NewDesc("orbital_process_messages_out_total", "Messages the process published, sent, requested or replied.", procLabels, nil),
+		prometheus.CounterValue, func(p api.ProcessInfo) float64 { return float64(p.MsgsOut) }},
+	{prometheus.NewDesc("orbital_process_dropped_total", "Messages the process's full mailbox dropped.", procLabels, nil),
+		prometheus.CounterValue, func(p api.ProcessInfo) float64 { return float64(p.Dropped) }},
+	{prometheus.NewDesc("orbital_process_restarts_total", "Times the supervisor restarted the process.", procLabels, nil),
+		prometheus.CounterValue, func(p api.ProcessInfo) float64 { return float64(p.Restarts) }},
+	{prometheus.NewDesc("orbital_process_mailbox_depth", "Messages queued in the process's mailbox now.", procLabels, nil),
+		prometheus.GaugeValue, func(p api.ProcessInfo) float64 { return float64(p.Mailbox) }},
+}
+
+// states are the process states, each reported by orbital_processes even
+// when no process is in it (so a count drops to 0 instead of vanishing).
+var states = []api.State{api.StateIdle, api.StateStarting, api.StateRunning, api.StateExited, api.StateCrashed, api.StateKilled}
+
+var processesDesc = prometheus.NewDesc("orbital_processes", "Processes (and libraries) by state.", []string{"state"}, nil)
+
+// busMetric is one bus metric and how to read it from the totals.
+type busMetric struct {
+	desc   *prometheus.Desc
+	typ    prometheus.ValueType
+	labels []string
+	val    func(busTotals) float64
+}
+
+// busTotals sums the per-subject counters of a bus.Stats.
+type busTotals struct {
+	bus.SubjectStats
+	st bus.Stats
+}
+
+func sumBus(st bus.Stats) busTotals {
+	t := busTotals{st: st}
+	for _, s := range st.Subjects {
+		t.Published += s.Published
+		t.Delivered += s.Delivered
+		t.Dropped += s.Dropped
+		t.Unrouted += s.Unrouted
+	}
+	return t
+}
+
+var (
+	busDelivered = prometheus.NewDesc("orbital_bus_messages_delivered_total", "Message copies queued in a receiver's mailbox, by publish (subjects) or send (direct).", []string{"via"}, nil)
+	busDropped   = prometheus.NewDesc("orbital_bus_messages_dropped_total", "Message copies a full mailbox refused or evicted, by publish (subjects) or send (direct).", []string{"via"}, nil)
+)
+
+var busMetrics = []busMetric{
+	{prometheus.NewDesc("orbital_bus_messages_published_total", "Accepted publishes, requests and replies.", nil, nil),
+		prometheus.CounterValue, nil, func(t busTotals) float64 { return float64(t.Published) }},
+	{prometheus.NewDesc("orbital_bus_messages_sent_total", "Accepted direct sends.", nil, nil),
+		prometheus.CounterValue, nil, func(t busTotals) float64 { return float64(t.st.Direct.Sent) }},
+	{busDelivered, prometheus.CounterValue, []string{"publish"}, func(t busTotals) float64 { return float64(t.Delivered) }},
+	{busDelivered, prometheus.CounterValue, []string{"send"}, func(t busTotals) float64 { return float64(t.st.Direct.Delivered) }},
+	{busDropped, prometheus.CounterValue, []string{"publish"}, func(t busTotals) float64 { return float64(t.Dropped) }},
+	{busDropped, prometheus.CounterValue, []string{"send"}, func(t busTotals) float64 { return float64(t.st.Direct.Dropped) }},
+	{prometheus.NewDesc("orbital_bus_messages_unrouted_total", "Publishes that found no subscriber.", nil, nil),
+		prometheus.CounterValue, nil, func(t busTotals) float64 { return float64(t.Unrouted) }},
+	{prometheus.NewDesc("orbital_bus_denied_total", "Bus operations refused by permissions (all kinds).", nil, nil),
+		prometheus.CounterValue, nil, func(t busTotals) float64 { return float64(t.st.Denied) }},
+	{prometheus.NewDesc("orbital_bus_subscriptions", "Live subscriptions.", nil, nil),
+		prometheus.GaugeValue, nil, func(t busTotals) float64 { return float64(t.st.Subscriptions) }},
+	{prometheus.NewDesc("orbital_bus_endpoints", "Endpoints connected to the bus.", nil, nil),
+		prometheus.GaugeValue, nil, func(t busTotals) float64 { return float64(len(t.st.Endpoints)) }},
+}
+
+// libMetric is one per-library metric and how to read it from a row.
+type libMetric struct {
+	desc *prometheus.Desc
+	typ  prometheus.ValueType
+	val  func(library.Info) float64
+}
+
+var libMetrics = []libMetric{
+	{prometheus.NewDesc("orbital_library_up", "1 if the library is running (not restarting or down), else 0.", libLabels, nil),
+		prometheus.GaugeValue, func(l library.Info) float64 { return boolValue(l.State == "running") }},
+	{prometheus.NewDesc("orbital_library_calls_total", "Calls made to the library.", libLabels, nil),
+		prometheus.CounterValue, func(l library.Info) float64 { return float64(l.Calls) }},
+	{prometheus.NewDesc("orbital_library_failures_total", "Calls to the library that failed.", libLabels, nil),
+		prometheus.CounterValue, func(l library.Info) float64 { return float64(l.Failures) }},
+	{prometheus.NewDesc("orbital_library_instances", "Wasm instances of the library running.", libLabels, nil),
+		prometheus.GaugeValue, func(l library.Info) float64 { return float64(l.Instances) }},
+	{prometheus.NewDesc("orbital_library_busy", "Instances of the library serving a call now.", libLabels, nil),
+		prometheus.GaugeValue, func(l library.Info) float64 { return float64(l.Busy) }},
+	{prometheus.NewDesc("orbital_library_restarts_total", "Times the library's instances were restarted.", libLabels, nil),
+		prometheus.CounterValue, func(l library.Info) float64 { return float64(l.Restarts) }},
+}
+
+var (
+	registryModules  = prometheus.NewDesc("orbital_registry_modules", "Module names installed in the device's registry.", nil, nil)
+	registryVersions = prometheus.NewDesc("orbital_registry_versions", "Module versions installed in the device's registry.", nil, nil)
+)
+
+// Describe sends the descriptors of every metric the Collector emits.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range procMetrics {
+		ch <- m.desc
+	}
+	ch <- processesDesc
+	seen := map[*prometheus.Desc]bool{}
+	for _, m := range busMetrics {
+		if !seen[m.desc] {
+			seen[m.desc] = true
+			ch <- m.desc
+		}
+	}
+	for _, m := range libMetrics {
+		ch <- m.desc
+	}
+	ch <- registryModules
+	ch <- registryVersions
+}
+
+// Collect reads the Source once and sends the metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	count := map[api.State]int{}
+	for _, p := range c.src.Processes() {
+		count[p.State]++
+		for _, m := range procMetrics {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(p), p.Name, p.Module, string(p.State))
+		}
+	}
+	for _, s := range states {
+		ch <- prometheus.MustNewConstMetric(processesDesc, prometheus.GaugeValue, float64(count[s]), string(s))
+	}
+
+	t := sumBus(c.src.BusStats())
+	for _, m := range busMetrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(t), m.labels...)
+	}
+
+	for _, l := range c.src.Libraries() {
+		for _, m := range libMetrics {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(l), l.Name, l.Version)
+		}
+	}
+
+	modules, versions, err := c.src.RegistryCounts()
+	if err != nil {
+		err = fmt.Errorf("metrics: registry counts: %w", err)
+		ch <- prometheus.NewInvalidMetric(registryModules, err)
+		ch <- prometheus.NewInvalidMetric(registryVersions, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(registryModules, prometheus.GaugeValue, float64(modules))
+	ch <- prometheus.MustNewConstMetric(registryVersions, prometheus.GaugeValue, float64(versions))
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
