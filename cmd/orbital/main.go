@@ -56,6 +56,7 @@ func commands() []command {
 		{"sub", "print messages from the running node's bus", cmdSub},
 		{"request", "send a request on the running node's bus and print the reply", cmdRequest},
 		{"send", "send a message directly to a process of the running node", cmdSend},
+		{"admin", "the browser admin panel: print its login link", cmdAdmin},
 		{"call", "call a library function on the running node and print the result", cmdCall},
 		{"inspect", "show a module's imports, exports, memory, sections and manifest", cmdInspect},
 		{"version", "print the orbital and wazero versions", cmdVersion},

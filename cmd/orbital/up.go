@@ -85,6 +85,7 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	logger.Info("node up", "config", cfg.Source, "processes", len(cfg.Processes), "control", "http://"+srv.Addr(), "home", *home)
 	fmt.Fprintf(stdout, "orbital: node up with %d processes; control API on %s (try: orbital ps)\n", len(cfg.Processes), srv.Addr())
+	fmt.Fprintf(stdout, "orbital: admin panel at %s (log in with: orbital admin url)\n", srv.AdminURL())
 
 	code := exitOK
 	select {

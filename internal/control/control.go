@@ -13,12 +13,16 @@
 //	GET  bus                            bus statistics
 //	GET  /healthz                       no token needed; "ok"
 //	GET  /metrics                       Prometheus metrics (token needed), when the Backend is a metrics.Source
+//	GET  events                         Server-Sent Events: process table and bus counters on change (internal/admin)
+//	GET  /admin/                        the browser admin panel (internal/admin)
+//
+// Requests authenticate with the bearer token or, from the admin panel, a
+// session cookie plus CSRF checks (internal/admin.Guard).
 package control
 
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,10 +33,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/admin"
 	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/library"
 	"github.com/orbitalfoundation/orbital/internal/metrics"
@@ -76,6 +80,7 @@ type Server struct {
 	ln    net.Listener
 	srv   *http.Server
 	info  string
+	admin *admin.Admin
 }
 
 // Listen opens the control API on addr (e.g. "127.0.0.1:0") with a fresh
@@ -105,12 +110,16 @@ func Listen(addr, home string, b Backend) (*Server, error) {
 		return nil, err
 	}
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	s.srv.RegisterOnShutdown(s.admin.Close) // end the event streams
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }
 
 // Addr is the address the API listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// AdminURL is the admin panel's address (log in with LoginURL).
+func (s *Server) AdminURL() string { return admin.URL(s.Addr()) }
 
 // Close stops serving and removes node.json.
 func (s *Server) Close(ctx context.Context) error {
@@ -244,7 +253,11 @@ func (s *Server) routes() http.Handler {
 	if src, ok := s.b.(metrics.Source); ok {
 		mux.Handle("GET /metrics", metrics.Handler(src))
 	}
-	return s.auth(mux)
+	// The admin panel and its event stream; Guard authenticates everything
+	// (bearer token, or the panel's session cookie with CSRF checks).
+	s.admin = admin.New(s.token, s.b)
+	s.admin.Mount(mux)
+	return s.admin.Guard(mux)
 }
 
 // Limits of the call endpoint.
@@ -253,20 +266,6 @@ const (
 	MaxPackageBody     = 256 << 20
 	DefaultCallTimeout = 10 * time.Second
 )
-
-// auth requires the bearer token on everything but /healthz.
-func (s *Server) auth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" {
-			got, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !bearer || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
-				http.Error(w, `{"error":"missing or wrong token"}`, http.StatusUnauthorized)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(v); err != nil {

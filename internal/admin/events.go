@@ -1,0 +1,132 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/orbitalfoundation/orbital/internal/bus"
+)
+
+// Event names on the stream.
+const (
+	EventProcesses = "processes" // data: [api.ProcessInfo]
+	EventBus       = "bus"       // data: bus.Stats
+	// EventLog is reserved for per-process log lines ({"process","line"}).
+	// TODO(admin): stream guest output once the node keeps per-process log
+	// rings; the page already listens for it.
+	EventLog = "log"
+)
+
+// heartbeat is how often an idle stream gets a comment line, so a client
+// that went away is noticed.
+const heartbeat = 15 * time.Second
+
+// Events serves GET /api/v1/events, a Server-Sent Events stream: a
+// "processes" event with the process table and a "bus" event with the bus
+// counters, each first at once and then only when it changed. Changes are
+// looked for at most every 500 ms, and at once when the supervisor
+// publishes on $sys.process.> (a start, exit, crash or restart). The stream
+// ends when the client leaves or the panel is closed. No client polling.
+func (a *Admin) Events() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fl, ok := w.(http.Flusher)
+		if !ok {
+			http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+			return
+		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(a.ctx, cancel)
+		defer stop()
+
+		kick := make(chan struct{}, 1)
+		subDone := make(chan struct{})
+		go func() {
+			defer close(subDone)
+			_ = a.src.Subscribe(ctx, bus.SysPrefix+"process.>", func(bus.Message) error {
+				select {
+				case kick <- struct{}{}:
+				default:
+				}
+				return nil
+			})
+		}()
+		defer func() { cancel(); <-subDone }()
+
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+			return
+		}
+		fl.Flush()
+
+		st := &stream{w: w}
+		tick := time.NewTicker(a.interval)
+		defer tick.Stop()
+		for {
+			if err := st.update(a.src); err != nil {
+				return
+			}
+			if st.wrote {
+				fl.Flush()
+				st.wrote, st.last = false, time.Now()
+			} else if time.Since(st.last) >= heartbeat {
+				if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+					return
+				}
+				fl.Flush()
+				st.last = time.Now()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			case <-kick:
+			}
+		}
+	})
+}
+
+// stream is one client's view: what it was sent last.
+type stream struct {
+	w                 http.ResponseWriter
+	lastProcs, lastBu []byte
+	wrote             bool
+	last              time.Time
+}
+
+// update sends the snapshots that changed since the last one.
+func (s *stream) update(src Source) error {
+	procs, err := json.Marshal(src.Processes())
+	if err != nil {
+		return fmt.Errorf("admin: processes: %w", err)
+	}
+	if err := s.send(EventProcesses, procs, &s.lastProcs); err != nil {
+		return err
+	}
+	stats, err := json.Marshal(src.BusStats())
+	if err != nil {
+		return fmt.Errorf("admin: bus stats: %w", err)
+	}
+	return s.send(EventBus, stats, &s.lastBu)
+}
+
+func (s *stream) send(event string, data []byte, last *[]byte) error {
+	if *last != nil && bytes.Equal(data, *last) {
+		return nil
+	}
+	*last = data
+	s.wrote = true
+	// JSON from encoding/json has no raw newlines, so one data line.
+	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+		return fmt.Errorf("admin: write event: %w", err)
+	}
+	return nil
+}
