@@ -63,9 +63,11 @@
 
   // ---- navigation ----
   function show(view) {
-    if (!document.querySelector('[data-view="' + view + '"]')) view = 'dashboard';
+    // section[...]: <body> carries data-view too (the current page), and
+    // must not be hidden with the other pages.
+    if (!document.querySelector('section[data-view="' + view + '"]')) view = 'dashboard';
     state.view = view;
-    document.querySelectorAll('[data-view]').forEach((s) => { s.hidden = s.dataset.view !== view; });
+    document.querySelectorAll('section[data-view]').forEach((s) => { s.hidden = s.dataset.view !== view; });
     document.querySelectorAll('[data-nav]').forEach((a) => a.classList.toggle('active', a.dataset.nav === view));
     document.body.dataset.view = view;
     if (view === 'modules') loadModules();

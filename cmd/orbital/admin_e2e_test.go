@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/orbitalfoundation/orbital/internal/control"
+)
+
+// TestAdminInBrowser drives the admin panel of a real `orbital up` (the demo
+// system) in headless Chromium: log in with the link of `orbital admin url`,
+// see the demo processes, kill and stop processes from the page and watch
+// their rows change live over SSE, visit every page, and check that a
+// state-changing request without the CSRF token is refused.
+//
+// Screenshots of each page go to $ORBITAL_ARTIFACTS (default: a temporary
+// directory); with ORBITAL_UPDATE_SCREENSHOTS=1 they also replace
+// docs/admin/*.png. Without Chromium the test is skipped, unless $CI is set.
+func TestAdminInBrowser(t *testing.T) {
+	chrome, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium not found (scripts/install-deps.sh chromium installs it)")
+		}
+		t.Skip("chromium not found; install it with scripts/install-deps.sh chromium")
+	}
+	artifacts := os.Getenv("ORBITAL_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	} else if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	home := newHome(t)
+	// The demo config looks in $ORBITAL_HOME/modules and ./build/wasm.
+	if err := os.Symlink(filepath.Dir(wasm(t, "echo")), filepath.Join(home, "modules")); err != nil {
+		t.Fatal(err)
+	}
+	node := startBinary(t, nil, "up")
+	checkFor(t, time.Minute, "node.json", func() bool {
+		_, err := os.Stat(control.InfoPath(home))
+		return err == nil
+	})
+	code, out, errOut := runBinary(t, "", "admin", "url")
+	link := strings.TrimSpace(out)
+	if code != 0 || !strings.Contains(link, "/admin/login?token=") {
+		t.Fatalf("orbital admin url: %d %q %s", code, out, errOut)
+	}
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+
+	// The first run starts the browser; it must not have a timeout (that
+	// would stop the browser with it).
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	fail := func(what string, err error) {
+		t.Helper()
+		t.Fatalf("%s: %v\norbital up stderr:\n%s", what, err, node.stderr)
+	}
+	// run runs steps bounded by 30 s, failing the test with what.
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if _, err := browse(browser, chromedp.Steps(steps...)); err != nil {
+			fail(what, err)
+		}
+	}
+	// until waits for a JavaScript expression to become true.
+	until := func(what, expr string) {
+		t.Helper()
+		if _, err := browse(browser, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(25*time.Second))); err != nil {
+			fail(what, err)
+		}
+	}
+	// see waits for an element matching the CSS selector sel to be shown.
+	see := func(sel string) {
+		t.Helper()
+		until(sel, `((e) => !!e && e.getClientRects().length > 0)(document.querySelector(`+jsString(sel)+`))`)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := browse(browser, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			fail("text of "+sel, err)
+		}
+		return s
+	}
+	// status POSTs to path from page JavaScript with the session cookie
+	// and the extra fetch options opts, and returns the HTTP status.
+	status := func(path, opts string) int {
+		t.Helper()
+		n, err := browse(browser, chromedp.Evaluate[int](`fetch(`+jsString(path)+`, Object.assign({method: 'POST', credentials: 'same-origin'}, `+opts+`)).then((r) => r.status)`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			fail("POST "+path, err)
+		}
+		return n
+	}
+	shot := func(name string) {
+		t.Helper()
+		// Quality 100: PNG.
+		png, err := browse(browser, chromedp.FullScreenshot(100))
+		if err != nil {
+			fail("screenshot "+name, err)
+		}
+		if err := os.WriteFile(filepath.Join(artifacts, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if os.Getenv("ORBITAL_UPDATE_SCREENSHOTS") == "1" {
+			dir := filepath.Join("..", "..", "docs", "admin")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	view := func(name string) {
+		t.Helper()
+		run("open "+name, chromedp.Click(chromedp.CSS(`a[data-nav="`+name+`"]`)))
+		see(`section[data-view="` + name + `"]`)
+	}
+
+	// Log in: the link swaps the token for a session cookie and redirects
+	// to /admin/, which connects to the event stream.
+	run("log in", chromedp.Navigate(link))
+	see(`#conn[data-conn="live"]`)
+	loc, err := browse(browser, chromedp.Location())
+	if err != nil {
+		fail("location", err)
+	}
+	if strings.Contains(loc, "token=") || !strings.HasSuffix(strings.SplitN(loc, "#", 2)[0], "/admin/") {
+		t.Fatalf("after login the page is at %s, want /admin/ without the token", loc)
+	}
+
+	// Processes: the demo processes running.
+	view("processes")
+	for _, n := range []string{"ticker", "stats", "echo", "flaky", "camera", "lumen", "fallback"} {
+		see(`tr[data-process="` + n + `"][data-state="running"]`)
+	}
+	shot("processes")
+
+	// Kill echo from the page (accepting the confirm dialog): the
+	// supervisor restarts it and the row's restart count goes up, live.
+	restarts := text(`tr[data-process="echo"] td:nth-child(10)`)
+	run("kill echo",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`window.confirm = () => true; true`)(ctx, tg)
+			return err
+		}),
+		chromedp.Click(chromedp.CSS(`tr[data-process="echo"] button[data-action="kill"]`)))
+	until("echo restarted", `(() => { const r = document.querySelector('tr[data-process="echo"]');
+		return !!r && r.dataset.state === 'running' && r.children[9].textContent !== `+jsString(restarts)+`; })()`)
+
+	// Stop stats: its row leaves the running state (a stopped process is
+	// not restarted, and leaves the table).
+	run("stop stats", chromedp.Click(chromedp.CSS(`tr[data-process="stats"] button[data-action="stop"]`)))
+	until("stats stopped", `(() => { const r = document.querySelector('tr[data-process="stats"]');
+		return !r || r.dataset.state !== 'running'; })()`)
+
+	// Restart echo from the page: it comes back running.
+	run("restart echo", chromedp.Click(chromedp.CSS(`tr[data-process="echo"] button[data-action="restart"]`)))
+	until("echo running again", `(() => { const r = document.querySelector('tr[data-process="echo"]');
+		return !!r && r.dataset.state === 'running' && document.querySelector('#toast').textContent === 'restart: echo'; })()`)
+
+	// CSRF: a POST from page JavaScript with the session cookie but
+	// without X-CSRF-Token is refused, and does nothing.
+	if n := status("/api/v1/processes/ticker/stop", "{}"); n != 403 {
+		t.Fatalf("POST without the CSRF token: status %d, want 403", n)
+	}
+	if n := status("/api/v1/processes/ticker/stop", "{headers: {'X-CSRF-Token': 'nope'}}"); n != 403 {
+		t.Fatalf("POST with a wrong CSRF token: status %d, want 403", n)
+	}
+	run("wait for an update", chromedp.Sleep(600*time.Millisecond))
+	see(`tr[data-process="ticker"][data-state="running"]`)
+
+	// The other pages (once the action's toast is gone, for the screenshots).
+	until("toast hidden", `document.querySelector('#toast').hidden`)
+	view("modules")
+	until("modules loaded", `document.querySelector('#mod-body tr[data-module]') !== null || !document.querySelector('#mod-empty').hidden`)
+	shot("modules")
+
+	view("libraries")
+	see(`#lib-body tr[data-library="vision"]`)
+	see(`#lib-body tr[data-library="kv"]`)
+	shot("libraries")
+
+	view("bus")
+	see(`tr[data-subject="demo.tick"]`)
+	see(`[data-bus="published"]`)
+	shot("bus")
+
+	view("dashboard")
+	see(`[data-count-state="running"]`)
+	// About ten seconds of samples (one a second) on each plot.
+	until("sparklines drawn", `(() => { const ls = [...document.querySelectorAll('[data-spark] svg path.l')];
+		return ls.length === 4 && ls.every((l) => (l.getAttribute('d').match(/L/g) || []).length >= 10); })()`)
+	shot("dashboard")
+
+	cancelBrowser()
+	_ = node.cmd.Process.Signal(syscall.SIGTERM)
+	if code := node.wait(t); code != 0 {
+		t.Fatalf("orbital up exited %d after SIGTERM\n%s", code, node.stderr)
+	}
+	t.Logf("screenshots in %s", artifacts)
+}
+
+// jsString quotes s as a JavaScript string literal (for plain text).
+func jsString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`).Replace(s) + "'"
+}
+
+// browse runs one action in the chromedp context ctx, bounded by 30 s.
+func browse[T any](ctx context.Context, a chromedp.Action[T]) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, a)
+}
