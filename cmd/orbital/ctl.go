@@ -23,26 +23,50 @@ import (
 // directory (--home plus extra) and returns the directory and the
 // positional arguments; code ≥ 0 means stop with that exit code.
 func homeCommand(name, usage string, args []string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (home string, pos []string, code int) {
-	fs := flag.NewFlagSet("orbital "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags(name, usage, stderr)
 	h := fs.String("home", "", "data directory of the node (default $ORBITAL_HOME or ~/.orbital)")
 	if extra != nil {
-		extra(fs)
+		extra(fs.FlagSet)
 	}
-	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
-	if wantsHelp(args) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return "", nil, exitOK
-	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return "", nil, exitUsage
+	if pos, code = fs.parse(args, stdout); code >= 0 {
+		return "", nil, code
 	}
 	if *h == "" {
 		*h = orbital.DefaultHome()
 	}
 	return *h, pos, -1
+}
+
+// flags is a command's flag set with its usage text: newFlags + parse
+// replace the set-up every command would otherwise repeat.
+type flags struct {
+	*flag.FlagSet
+	usage string
+}
+
+// newFlags returns the flag set of `orbital NAME`; errors go to stderr.
+func newFlags(name, usage string, stderr io.Writer) *flags {
+	fs := flag.NewFlagSet("orbital "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := &flags{FlagSet: fs, usage: usage}
+	fs.Usage = func() { fmt.Fprint(fs.Output(), f.usage); fs.PrintDefaults() }
+	return f
+}
+
+// parse parses args (flags and positionals interleaved). With -h it prints
+// the usage to stdout and returns exitOK; on a bad flag exitUsage; else the
+// positionals and -1.
+func (f *flags) parse(args []string, stdout io.Writer) ([]string, int) {
+	if wantsHelp(args) {
+		f.SetOutput(stdout)
+		f.Usage()
+		return nil, exitOK
+	}
+	pos, err := parseInterleaved(f.FlagSet, args)
+	if err != nil {
+		return nil, exitUsage
+	}
+	return pos, -1
 }
 
 // ctlCommand parses the common flags of commands that talk to a running

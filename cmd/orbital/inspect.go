@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -23,20 +22,14 @@ Flags:
 `
 
 func cmdInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("orbital inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("inspect", inspectUsage, stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	manifestPath := fs.String("manifest", "", "manifest file (default: found beside the module)")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), inspectUsage); fs.PrintDefaults() }
-	if wantsHelp(args) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return exitOK
+	pos, code := fs.parse(args, stdout)
+	if code >= 0 {
+		return code
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage
-	}
+	var err error
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "orbital inspect: expected exactly one MODULE.wasm")
 		return exitUsage

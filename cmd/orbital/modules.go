@@ -389,30 +389,22 @@ func printJSON(w io.Writer, v any) int {
 	return exitOK
 }
 
-func cmdPush(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("orbital push", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var ff fetchFlags
-	ff.register(fs)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: orbital push PACKAGE oci://HOST/REPO[:TAG]
+const pushUsage = `Usage: orbital push PACKAGE oci://HOST/REPO[:TAG]
 
 Publishes a package to an OCI registry as an artifact (artifactType
 application/vnd.orbital.module.v1, the manifest as config, the package as
 one application/wasm layer). Without :TAG it is tagged with its version.
 
 Flags:
-`)
-		fs.PrintDefaults()
-	}
-	if wantsHelp(args) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return exitOK
-	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage
+`
+
+func cmdPush(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("push", pushUsage, stderr)
+	var ff fetchFlags
+	ff.register(fs.FlagSet)
+	pos, code := fs.parse(args, stdout)
+	if code >= 0 {
+		return code
 	}
 	if len(pos) != 2 {
 		fmt.Fprintln(stderr, "orbital push: expected PACKAGE oci://HOST/REPO[:TAG]")

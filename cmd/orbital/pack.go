@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,21 +28,15 @@ Flags:
 `
 
 func cmdPack(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("orbital pack", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("pack", packUsage, stderr)
 	out := fs.String("o", "", "output file (default NAME-VERSION.orbital.wasm in the current directory)")
 	manifestPath := fs.String("manifest", "", "manifest file (default: found beside the module, or embedded)")
 	replace := fs.Bool("replace", false, "replace a different manifest the module already embeds")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), packUsage); fs.PrintDefaults() }
-	if wantsHelp(args) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return exitOK
+	pos, code := fs.parse(args, stdout)
+	if code >= 0 {
+		return code
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage
-	}
+	var err error
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "orbital pack: expected exactly one DIR or MODULE.wasm")
 		return exitUsage
@@ -103,20 +96,14 @@ Flags:
 `
 
 func cmdKeygen(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("orbital keygen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("keygen", keygenUsage, stderr)
 	out := fs.String("o", "orbital", "base path of the key files: NAME.key and NAME.pub")
 	force := fs.Bool("force", false, "overwrite existing key files")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), keygenUsage); fs.PrintDefaults() }
-	if wantsHelp(args) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return exitOK
+	pos, code := fs.parse(args, stdout)
+	if code >= 0 {
+		return code
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage
-	}
+	var err error
 	if len(pos) != 0 || *out == "" {
 		fmt.Fprintln(stderr, "orbital keygen: takes no arguments (name the files with -o NAME)")
 		return exitUsage
@@ -164,21 +151,15 @@ Flags:
 `
 
 func cmdSign(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("orbital sign", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("sign", signUsage, stderr)
 	keyPath := fs.String("key", "", "private key file made by orbital keygen (required)")
 	out := fs.String("o", "", "output file (default: sign the package in place)")
 	signer := fs.String("name", "", "signer name recorded in the signature (default: the key file's base name)")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), signUsage); fs.PrintDefaults() }
-	if wantsHelp(args) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return exitOK
+	pos, code := fs.parse(args, stdout)
+	if code >= 0 {
+		return code
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage
-	}
+	var err error
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "orbital sign: expected exactly one PACKAGE")
 		return exitUsage
@@ -247,23 +228,17 @@ Flags:
 `
 
 func cmdVerify(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("orbital verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("verify", verifyUsage, stderr)
 	trustPath := fs.String("trust", "", "trust policy file (default $ORBITAL_HOME/"+pack.PolicyFile+")")
 	home := fs.String("home", "", "data directory holding "+pack.PolicyFile+" (default $ORBITAL_HOME or ~/.orbital)")
 	var pubs, patterns multiFlag
 	fs.Var(&pubs, "pub", "trust this public key file instead of a policy file (repeatable)")
 	fs.Var(&patterns, "for", "module-name pattern the --pub keys are trusted for (repeatable; required with --pub)")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), verifyUsage); fs.PrintDefaults() }
-	if wantsHelp(args) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return exitOK
+	pos, code := fs.parse(args, stdout)
+	if code >= 0 {
+		return code
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage
-	}
+	var err error
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "orbital verify: expected exactly one PACKAGE")
 		return exitUsage
