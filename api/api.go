@@ -64,6 +64,9 @@ const (
 	StateExited   State = "exited"  // returned or called proc_exit, any exit code
 	StateCrashed  State = "crashed" // trapped, overflowed its stack, hit a limit or its host call panicked
 	StateKilled   State = "killed"  // stopped from outside: deadline, kill request or shutdown
+	// StateStopped is a node's process stopped by the operator: it is not
+	// restarted until the operator starts it again.
+	StateStopped State = "stopped"
 )
 
 // Done reports whether s is a final state.

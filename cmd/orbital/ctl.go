@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -17,6 +18,7 @@ import (
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/control"
+	"github.com/orbitalfoundation/orbital/internal/logring"
 )
 
 // homeCommand parses the flags of a command that works on a data
@@ -153,7 +155,7 @@ func cmdProcessOp(op, summary string) func([]string, io.Reader, io.Writer, io.Wr
 			fmt.Fprintf(stderr, "orbital %s: %v\n", op, err)
 			return codeFor(err)
 		}
-		fmt.Fprintf(stdout, "%s: %s\n", pos[0], map[string]string{"stop": "stopped", "restart": "restarted", "kill": "killed"}[op])
+		fmt.Fprintf(stdout, "%s: %s\n", pos[0], map[string]string{"start": "started", "stop": "stopped", "restart": "restarted", "kill": "killed"}[op])
 		return exitOK
 	}
 }
@@ -321,4 +323,46 @@ func isText(b []byte) bool {
 		}
 	}
 	return true
+}
+
+func cmdLogs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	var follow bool
+	var last int
+	c, pos, code := ctlCommand("logs", "Usage: orbital logs [-f] [-n N] NAME\n\nPrints the last lines process NAME logged: its stdout and stderr, its\norbital_v1.log calls and the node's records about it (starts, crashes,\ntriggers). The node keeps the last 1000 lines of each process.\n\nFlags:\n", args, stdout, stderr,
+		func(fs *flag.FlagSet) {
+			fs.BoolVar(&follow, "f", false, "keep printing new lines until interrupted")
+			fs.IntVar(&last, "n", 0, "print only the last N lines kept (0: all)")
+		})
+	if code >= 0 {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "orbital logs: expected one process NAME")
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	lines, next, err := c.Logs(ctx, pos[0], 0, 0)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital logs: %v\n", err)
+		return codeFor(err)
+	}
+	if last > 0 && len(lines) > last {
+		lines = lines[len(lines)-last:]
+	}
+	print := func(l logring.Line) error {
+		_, err := fmt.Fprintf(stdout, "%s %-5s %-6s %s\n", l.Time.Local().Format("15:04:05.000"), l.Level, l.Source, l.Text)
+		return err
+	}
+	for _, l := range lines {
+		_ = print(l)
+	}
+	if !follow {
+		return exitOK
+	}
+	if err := c.FollowLogs(ctx, pos[0], next, print); err != nil {
+		fmt.Fprintf(stderr, "orbital logs: %v\n", err)
+		return codeFor(err)
+	}
+	return exitOK
 }

@@ -70,6 +70,14 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l}))
 
+	var token string // a provisioned control token, read before anything starts
+	if cfg.TokenFile != "" {
+		if token, err = control.ReadTokenFile(cfg.TokenFile); err != nil {
+			fmt.Fprintf(stderr, "orbital up: %v\n", err)
+			return exitBadInput
+		}
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	n, err := node.Start(ctx, cfg, *home, logger)
@@ -77,7 +85,7 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbital up: %v\n", err)
 		return codeFor(err)
 	}
-	srv, err := control.Listen(cfg.Control, *home, n)
+	srv, err := control.Listen(control.Options{Addr: cfg.Control, Home: *home, Token: token}, n)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital up: %v\n", err)
 		_ = n.Close(context.Background())
@@ -85,7 +93,12 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	logger.Info("node up", "config", cfg.Source, "processes", len(cfg.Processes), "control", "http://"+srv.Addr(), "home", *home)
 	fmt.Fprintf(stdout, "orbital: node up with %d processes; control API on %s (try: orbital ps)\n", len(cfg.Processes), srv.Addr())
-	fmt.Fprintf(stdout, "orbital: admin panel at %s (log in with: orbital admin url)\n", srv.AdminURL())
+	if isTerminal(stdout) {
+		// Printed once, to the person at the terminal; never to the logs.
+		fmt.Fprintf(stdout, "orbital: admin panel: %s\n", srv.LoginURL())
+	} else {
+		fmt.Fprintf(stdout, "orbital: admin panel at %s (log in with: orbital admin url)\n", srv.AdminURL())
+	}
 
 	code := exitOK
 	select {
@@ -103,4 +116,14 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	logger.Info("node down")
 	return code
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

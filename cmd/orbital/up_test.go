@@ -109,12 +109,26 @@ func TestBinaryUp(t *testing.T) {
 		p := ps()["echo"]
 		return p.Restarts == before.Restarts+1 && p.State == api.StateRunning && p.ID != before.ID
 	})
-	// stop: gone for good; restart brings it back.
+	// stop: listed as stopped, not restarted; start brings it back.
 	if code, _, errOut := runBinary(t, "", "stop", "flaky"); code != 0 {
 		t.Fatalf("stop: %d %s", code, errOut)
 	}
-	if _, ok := ps()["flaky"]; ok {
-		t.Fatal("flaky still listed after stop")
+	if p := ps()["flaky"]; p.State != api.StateStopped {
+		t.Fatalf("flaky after stop: %+v, want state stopped", p)
+	}
+	if code, _, errOut := runBinary(t, "", "start", "echo"); code != exitFailure || !strings.Contains(errOut, "running") {
+		t.Fatalf("start of a running process: %d %s", code, errOut)
+	}
+	if code, out, errOut := runBinary(t, "", "start", "flaky"); code != 0 || !strings.Contains(out, "flaky: started") {
+		t.Fatalf("start: %d %q %s", code, out, errOut)
+	}
+	checkFor(t, time.Minute, "flaky started again", func() bool { return ps()["flaky"].State != api.StateStopped })
+	// logs: the node's records about a process and its own output.
+	if code, out, errOut := runBinary(t, "", "logs", "flaky"); code != 0 || !strings.Contains(out, "started by the operator") {
+		t.Fatalf("logs flaky: %d %q %s", code, out, errOut)
+	}
+	if code, _, errOut := runBinary(t, "", "logs", "nosuch"); code != exitUsage {
+		t.Fatalf("logs of an unknown process: %d %s", code, errOut)
 	}
 	if code, _, _ := runBinary(t, "", "restart", "nosuch"); code != exitUsage {
 		t.Fatalf("restart of an unknown process: exit %d, want %d", code, exitUsage)

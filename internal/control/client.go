@@ -12,10 +12,12 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/library"
+	"github.com/orbitalfoundation/orbital/internal/logring"
 	"github.com/orbitalfoundation/orbital/internal/registry"
 )
 
@@ -234,4 +236,51 @@ func (c *Client) Pin(ctx context.Context, name, version string) error {
 func (c *Client) Query(ctx context.Context, kind, arg string) (json.RawMessage, error) {
 	var out json.RawMessage
 	return out, c.do(ctx, "GET", "/api/v1/query/"+url.PathEscape(kind)+"?q="+url.QueryEscape(arg), nil, &out)
+}
+
+// Logs returns up to limit (≤ 0: all kept) of process name's log lines
+// after sequence number after, and the sequence number to ask after next.
+func (c *Client) Logs(ctx context.Context, name string, after uint64, limit int) ([]logring.Line, uint64, error) {
+	var out struct {
+		Lines []logring.Line
+		Next  uint64
+	}
+	err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/processes/%s/logs?after=%d&limit=%d", url.PathEscape(name), after, limit), nil, &out)
+	return out.Lines, out.Next, err
+}
+
+// FollowLogs streams process name's log lines after sequence number after
+// to fn, as they are logged, until ctx ends (nil) or fn or the stream
+// fails.
+func (c *Client) FollowLogs(ctx context.Context, name string, after uint64, fn func(logring.Line) error) error {
+	resp, err := c.send(ctx, "GET", fmt.Sprintf("/api/v1/processes/%s/logs/stream?after=%d", url.PathEscape(name), after), nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue // event names, ids, comments, blank separators
+		}
+		var l logring.Line
+		if err := json.Unmarshal([]byte(data), &l); err != nil {
+			return fmt.Errorf("logs of %s: %w", name, err)
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("logs of %s: %w", name, err)
+	}
+	return fmt.Errorf("logs of %s: %w: the stream ended (the node stopped or the process was removed)", name, api.ErrClosed)
 }

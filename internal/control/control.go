@@ -5,7 +5,12 @@
 // use it. Routes (all under /api/v1/):
 //
 //	GET  processes                      the process table
-//	POST processes/{name}/{stop|restart|kill}
+//	POST processes/{name}/{start|stop|restart|kill}
+//	GET  processes/{name}/logs?after=SEQ its last log lines → {"lines","next"}
+//	GET  processes/{name}/logs/stream   Server-Sent Events: the lines, then new ones as they come
+//	POST install/preview {"ref"}        fetch a package (https://, oci://) and describe it; nothing is installed
+//	POST install/{id}                   approve a preview: install and run exactly the fetched bytes
+//	DELETE install/{id}                 deny a preview: its bytes are dropped
 //	POST bus/publish  {"subject","data"}
 //	POST bus/send     {"to","data"}
 //	POST bus/request  {"subject","data","timeout_ms"} → {"data"}
@@ -32,13 +37,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/admin"
 	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/library"
+	"github.com/orbitalfoundation/orbital/internal/logring"
 	"github.com/orbitalfoundation/orbital/internal/metrics"
 	"github.com/orbitalfoundation/orbital/internal/registry"
 )
@@ -46,6 +54,7 @@ import (
 // Backend is what the control API steers (the node implements it).
 type Backend interface {
 	Processes() []api.ProcessInfo
+	Start(name string) error
 	Stop(name string) error
 	Restart(name string) error
 	Kill(name string) error
@@ -61,6 +70,11 @@ type Backend interface {
 	Pin(ctx context.Context, name, version string) error
 	Registry() *registry.Registry
 	Query(kind, arg string) (any, error)
+	Logs(name string, after uint64, limit int) ([]logring.Line, uint64, error)
+	LogsChanged() <-chan struct{}
+	PreviewInstall(ctx context.Context, ref string) (api.InstallPreview, error)
+	ApproveInstall(ctx context.Context, id string) (api.Installed, error)
+	DenyInstall(id string) error
 }
 
 // Info is the content of node.json: how local clients reach the node.
@@ -81,20 +95,53 @@ type Server struct {
 	srv   *http.Server
 	info  string
 	admin *admin.Admin
+	// closing is closed when the server shuts down: it ends the log streams.
+	closing chan struct{}
 }
 
-// Listen opens the control API on addr (e.g. "127.0.0.1:0") with a fresh
-// token and records both in home/node.json.
-func Listen(addr, home string, b Backend) (*Server, error) {
-	var tok [24]byte
-	if _, err := rand.Read(tok[:]); err != nil {
-		return nil, err
+// Options configure Listen.
+type Options struct {
+	// Addr is the address to listen on (default "127.0.0.1:0").
+	Addr string
+	// Home is the data directory; node.json is written there.
+	Home string
+	// Token is a token the operator provisioned (see ReadTokenFile). Empty
+	// means a fresh random token for this run, which only local clients
+	// learn (from node.json): allowed on loopback addresses only.
+	Token string
+}
+
+// MinTokenLen is the shortest provisioned token accepted.
+const MinTokenLen = 32
+
+// Listen opens the control API and records its address and token in
+// home/node.json. Every request but /healthz needs the token (or an admin
+// session). A listener that is not on a loopback address is refused unless
+// the token was provisioned: a remote client cannot read node.json.
+func Listen(o Options, b Backend) (*Server, error) {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
 	}
-	ln, err := net.Listen("tcp", addr)
+	token := o.Token
+	if token == "" {
+		var tok [24]byte
+		if _, err := rand.Read(tok[:]); err != nil {
+			return nil, err
+		}
+		token = hex.EncodeToString(tok[:])
+	} else if len(token) < MinTokenLen {
+		return nil, fmt.Errorf("control: %w: the token is %d characters, at least %d are needed", api.ErrInvalid, len(token), MinTokenLen)
+	}
+	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("control: listen %s: %w", addr, err)
+		return nil, fmt.Errorf("control: listen %s: %w", o.Addr, err)
 	}
-	s := &Server{b: b, token: hex.EncodeToString(tok[:]), ln: ln, info: InfoPath(home)}
+	if ta, ok := ln.Addr().(*net.TCPAddr); o.Token == "" && (!ok || !ta.IP.IsLoopback()) {
+		ln.Close()
+		return nil, fmt.Errorf("control: listen %s: %w: not a loopback address, and no token was provisioned (set token_file in [node]); a remote client could never authenticate, and the API is never open without one", o.Addr, api.ErrPermissionDenied)
+	}
+	home := o.Home
+	s := &Server{b: b, token: token, ln: ln, info: InfoPath(home), closing: make(chan struct{})}
 	data, _ := json.Marshal(Info{Addr: ln.Addr().String(), Token: s.token, PID: os.Getpid()})
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		ln.Close()
@@ -111,12 +158,40 @@ func Listen(addr, home string, b Backend) (*Server, error) {
 	}
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 	s.srv.RegisterOnShutdown(s.admin.Close) // end the event streams
+	s.srv.RegisterOnShutdown(func() { close(s.closing) })
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }
 
+// ReadTokenFile reads a provisioned control token: the file's content
+// without surrounding white space, at least MinTokenLen characters. A file
+// that others may read (group or other permission bits, except on
+// Windows) is refused.
+func ReadTokenFile(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("token file %s: %w: mode %04o lets others read it; run chmod 600 %s", path, api.ErrInvalid, st.Mode().Perm(), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(data))
+	if len(tok) < MinTokenLen || strings.ContainsAny(tok, " \t\r\n") {
+		return "", fmt.Errorf("token file %s: %w: want one line of at least %d characters (e.g. openssl rand -hex 32)", path, api.ErrInvalid, MinTokenLen)
+	}
+	return tok, nil
+}
+
 // Addr is the address the API listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// LoginURL is the admin panel's one-time login link (it carries the
+// token: show it only to the operator).
+func (s *Server) LoginURL() string { return admin.LoginURL(s.Addr(), s.token) }
 
 // AdminURL is the admin panel's address (log in with LoginURL).
 func (s *Server) AdminURL() string { return admin.URL(s.Addr()) }
@@ -135,6 +210,8 @@ func (s *Server) routes() http.Handler {
 		name := r.PathValue("name")
 		var err error
 		switch r.PathValue("op") {
+		case "start":
+			err = s.b.Start(name)
 		case "stop":
 			err = s.b.Stop(name)
 		case "restart":
@@ -145,6 +222,31 @@ func (s *Server) routes() http.Handler {
 			err = fmt.Errorf("%w: unknown operation %q", api.ErrNotFound, r.PathValue("op"))
 		}
 		reply(w, err, map[string]string{"ok": name})
+	})
+	mux.HandleFunc("GET /api/v1/processes/{name}/logs", func(w http.ResponseWriter, r *http.Request) {
+		after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		lines, next, err := s.b.Logs(r.PathValue("name"), after, limit)
+		if lines == nil {
+			lines = []logring.Line{}
+		}
+		reply(w, err, map[string]any{"lines": lines, "next": next})
+	})
+	mux.HandleFunc("GET /api/v1/processes/{name}/logs/stream", s.streamLogs)
+	mux.HandleFunc("POST /api/v1/install/preview", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Ref string }
+		if !readJSON(w, r, &req) {
+			return
+		}
+		pv, err := s.b.PreviewInstall(r.Context(), req.Ref)
+		reply(w, err, pv)
+	})
+	mux.HandleFunc("POST /api/v1/install/{id}", func(w http.ResponseWriter, r *http.Request) {
+		out, err := s.b.ApproveInstall(r.Context(), r.PathValue("id"))
+		reply(w, err, out)
+	})
+	mux.HandleFunc("DELETE /api/v1/install/{id}", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, s.b.DenyInstall(r.PathValue("id")), map[string]string{"ok": r.PathValue("id")})
 	})
 	mux.HandleFunc("POST /api/v1/bus/publish", func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Subject, Data string }
@@ -258,6 +360,71 @@ func (s *Server) routes() http.Handler {
 	s.admin = admin.New(s.token, s.b)
 	s.admin.Mount(mux)
 	return s.admin.Guard(mux)
+}
+
+// streamLogs serves a process's log lines as Server-Sent Events: "log"
+// events whose data is a logring.Line, first those kept after ?after=SEQ
+// (or the Last-Event-ID a reconnecting EventSource sends), then each new
+// one, until the client leaves or the server shuts down.
+func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+	if id, err := strconv.ParseUint(r.Header.Get("Last-Event-ID"), 10, 64); err == nil {
+		after = id
+	}
+	if _, _, err := s.b.Logs(name, after, 1); err != nil {
+		reply(w, err, nil)
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		reply(w, fmt.Errorf("%w: streaming unsupported", api.ErrFailed), nil)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+		return
+	}
+	fl.Flush()
+	ctx := r.Context()
+	beat := time.NewTicker(15 * time.Second)
+	defer beat.Stop()
+	for {
+		changed := s.b.LogsChanged() // before reading: no line can slip between
+		lines, next, err := s.b.Logs(name, after, 256)
+		if err != nil {
+			return // the process is gone
+		}
+		for _, l := range lines {
+			data, _ := json.Marshal(l)
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: log\ndata: %s\n\n", l.Seq, data); err != nil {
+				return
+			}
+		}
+		if len(lines) > 0 {
+			fl.Flush()
+			after = next
+			if len(lines) == 256 {
+				continue // more are waiting
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.closing:
+			return
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+				return
+			}
+			fl.Flush()
+		case <-changed:
+		}
+	}
 }
 
 // Limits of the call endpoint.

@@ -104,7 +104,7 @@ func hostLog(ctx context.Context, mod wapi.Module, stack []uint64) {
 	case level >= 3:
 		lv = slog.LevelError
 	}
-	i.logger.Log(ctx, lv, string(msg))
+	i.logger.Log(ctx, lv, string(msg), "source", "guest")
 }
 
 func hostConfig(ctx context.Context, mod wapi.Module, stack []uint64) {

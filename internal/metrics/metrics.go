@@ -102,7 +102,7 @@ var procMetrics = []procMetric{
 
 // states are the process states, each reported by orbital_processes even
 // when no process is in it (so a count drops to 0 instead of vanishing).
-var states = []api.State{api.StateIdle, api.StateStarting, api.StateRunning, api.StateExited, api.StateCrashed, api.StateKilled}
+var states = []api.State{api.StateIdle, api.StateStarting, api.StateRunning, api.StateExited, api.StateCrashed, api.StateKilled, api.StateStopped}
 
 var processesDesc = prometheus.NewDesc("orbital_processes", "Processes (and libraries) by state.", []string{"state"}, nil)
 

@@ -36,6 +36,7 @@ type Config struct {
 
 	Control     string        // control API listen address (loopback by default)
 	AllowRemote bool          // allow a non-loopback control address
+	TokenFile   string        // a provisioned control token (required off loopback)
 	HTTP        string        // where the node serves route triggers (loopback by default)
 	MaxMessage  int           // bytes
 	Grace       time.Duration // how long processes get to stop
@@ -71,6 +72,7 @@ type rawConfig struct {
 	Node struct {
 		Control     string   `toml:"control"`
 		AllowRemote bool     `toml:"allow_remote"`
+		TokenFile   string   `toml:"token_file"`
 		HTTP        string   `toml:"http"`
 		MaxMessage  string   `toml:"max_message"`
 		Grace       string   `toml:"grace"`
@@ -145,6 +147,12 @@ func ParseConfig(data []byte, source, dir, home string) (*Config, error) {
 	if !c.AllowRemote && !loopback(c.Control) {
 		return nil, bad("node.control", "%q is not a loopback address; the control API is never open to the network unless allow_remote = true", c.Control)
 	}
+	if n.TokenFile != "" {
+		c.TokenFile = abs(dir, expandHome(n.TokenFile, home))
+	}
+	if !loopback(c.Control) && c.TokenFile == "" {
+		return nil, bad("node.token_file", "the control API on %q is off loopback: every request needs a token you provision; set token_file to a file (mode 0600) holding at least 32 random characters, e.g. openssl rand -hex 32", c.Control)
+	}
 	if n.MaxMessage != "" {
 		v, err := manifest.ParseSize(n.MaxMessage)
 		if err != nil || v == 0 || v > 64<<20 {
@@ -166,13 +174,7 @@ func ParseConfig(data []byte, source, dir, home string) (*Config, error) {
 		}
 	}
 	for _, p := range n.ModulePath {
-		p = os.Expand(p, func(k string) string {
-			if k == "ORBITAL_HOME" {
-				return home
-			}
-			return os.Getenv(k)
-		})
-		c.ModulePath = append(c.ModulePath, abs(dir, p))
+		c.ModulePath = append(c.ModulePath, abs(dir, expandHome(p, home)))
 	}
 	s := raw.Supervisor
 	switch s.Strategy {
@@ -360,6 +362,17 @@ func abs(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
+}
+
+// expandHome expands ${ORBITAL_HOME} to home and other ${VAR}s from the
+// environment.
+func expandHome(p, home string) string {
+	return os.Expand(p, func(k string) string {
+		if k == "ORBITAL_HOME" {
+			return home
+		}
+		return os.Getenv(k)
+	})
 }
 
 func loopback(addr string) bool {

@@ -280,6 +280,8 @@ func (n *Node) retire(name string) {
 	delete(n.active, name)
 	delete(n.procs, name)
 	delete(n.pools, name)
+	delete(n.configs, name)
+	delete(n.stopped, name)
 	if c := n.trigCancel[name]; c != nil && n.upgrading[name] == 0 { // an upgrade keeps them (activate decides)
 		c()
 		delete(n.trigCancel, name)

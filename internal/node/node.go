@@ -16,6 +16,8 @@ import (
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/bus"
+	"github.com/orbitalfoundation/orbital/internal/fetch"
+	"github.com/orbitalfoundation/orbital/internal/logring"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
 	"github.com/orbitalfoundation/orbital/internal/registry"
 	"github.com/orbitalfoundation/orbital/internal/supervisor"
@@ -30,6 +32,7 @@ type Node struct {
 	root *supervisor.Supervisor // holds the groups; never restarts them
 	ctl  *bus.Endpoint          // the control API's identity on the bus
 	log  *slog.Logger
+	logs *logring.Book // the last lines of each process
 
 	mu    sync.Mutex
 	procs map[string]*orbital.Process // current incarnation per name
@@ -52,6 +55,10 @@ type Node struct {
 	upgrading   map[string]int                    // processes being replaced by another version: 1 handing over, 2 adopting
 	installMu   sync.Mutex                        // serializes Install/Remove/Pin on the running node
 	groups      map[string]*supervisor.Supervisor // the group supervising each process
+	fetchOpts   fetch.Options                     // how PreviewInstall fetches
+	configs     map[string]ProcessConfig          // each process's configuration, by name
+	stopped     map[string]bool                   // processes stopped by the operator
+	previews    *previews                         // packages fetched for the URL bar, waiting for approval
 	gaveUp      map[string]string                 // processes whose group gave up, with why
 	order       []string                          // process names in config order
 }
@@ -60,6 +67,10 @@ type Node struct {
 type Options struct {
 	// Clock drives schedule triggers; default the real clock.
 	Clock Clock
+	// Fetch configures the retrieval of packages for the URL-bar install
+	// flow (PreviewInstall): TLS roots, an HTTP client. Zero: the system's
+	// TLS roots, fetch's default limits. Its Logger is the node's.
+	Fetch fetch.Options
 }
 
 // Start loads every configured module, starts the processes under a
@@ -76,16 +87,21 @@ func StartWith(ctx context.Context, cfg *Config, home string, log *slog.Logger, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Every record about a process (its output, its guest log lines, the
+	// node's records about it) is also kept in that process's log ring.
+	logs := logring.New(0, 0)
+	log = slog.New(logs.Handler(log.Handler()))
 	k, err := orbital.NewKernel(ctx, orbital.NewConfig().WithHome(home).WithLogger(log).
 		WithMaxMessage(cfg.MaxMessage).WithMaxRunning(cfg.MaxRunning))
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, k: k, bus: orbital.BusOf(k), log: log, procs: map[string]*orbital.Process{},
+	n := &Node{cfg: cfg, k: k, bus: orbital.BusOf(k), log: log, logs: logs, procs: map[string]*orbital.Process{},
 		libs: map[string]*orbital.Library{}, pools: map[string]supervisor.Child{},
 		mods: map[string]*orbital.Module{}, rest: map[string]*resting{}, clock: opts.Clock, home: home,
 		trigCancel: map[string]context.CancelFunc{}, routes: map[string]string{}, upgrading: map[string]int{},
-		groups: map[string]*supervisor.Supervisor{}, gaveUp: map[string]string{}}
+		groups: map[string]*supervisor.Supervisor{}, gaveUp: map[string]string{},
+		configs: map[string]ProcessConfig{}, stopped: map[string]bool{}, previews: newPreviews(), fetchOpts: opts.Fetch}
 	fail := func(err error) (*Node, error) {
 		_ = k.Close(context.Background())
 		return nil, err
@@ -167,6 +183,8 @@ func StartWith(ctx context.Context, cfg *Config, home string, log *slog.Logger, 
 func (n *Node) prepare(ctx context.Context, pc ProcessConfig, m *orbital.Module) error {
 	n.mu.Lock()
 	n.mods[pc.Name] = m
+	n.configs[pc.Name] = pc
+	delete(n.stopped, pc.Name)
 	n.mu.Unlock()
 	if tr, ok := triggered(m); ok {
 		if err := checkTriggers(pc, tr, m); err != nil {
@@ -236,7 +254,7 @@ func (n *Node) spec(pc ProcessConfig, m *orbital.Module) supervisor.Spec {
 		Shutdown: n.cfg.Grace,
 		Start: func(ctx context.Context) (supervisor.Child, error) {
 			p, err := n.k.Spawn(ctx, m, orbital.SpawnOptions{Name: pc.Name, Grant: pc.Grant, Config: pc.ConfigJSON, Adopt: n.adopting(pc.Name),
-				Stdout: logWriter{n.log, pc.Name, slog.LevelInfo}, Stderr: logWriter{n.log, pc.Name, slog.LevelWarn}})
+				Stdout: logWriter{n.log, pc.Name, "stdout", slog.LevelInfo}, Stderr: logWriter{n.log, pc.Name, "stderr", slog.LevelWarn}})
 			if err != nil {
 				return nil, err
 			}
@@ -352,9 +370,13 @@ func (n *Node) Processes() []api.ProcessInfo {
 		lib := n.libs[name]
 		r := n.rest[name]
 		mod := n.mods[name]
+		stopped := n.stopped[name]
 		n.mu.Unlock()
 		var info api.ProcessInfo
 		switch {
+		case stopped && !supervised:
+			out = append(out, api.ProcessInfo{Name: name, Module: mod.Label(), State: api.StateStopped, Reason: "stopped by the operator"})
+			continue
 		case r != nil && !supervised:
 			info = api.ProcessInfo{Name: name, Module: mod.Label(), State: api.StateIdle, Reason: "waits for its trigger"}
 			out = append(out, info)
@@ -418,21 +440,127 @@ func (n *Node) Stop(name string) error {
 	}
 	n.mu.Lock()
 	lib := n.libs[name]
+	r := n.rest[name]
 	n.mu.Unlock()
+	if r != nil { // a triggered process goes back to waiting for its trigger
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !r.added {
+			return nil // idle already
+		}
+		r.added = false
+	}
 	if lib != nil {
 		lib.Down("stopped by the operator")
 	}
-	return g.Remove(name)
+	if err := g.Remove(name); err != nil {
+		return err
+	}
+	if r == nil {
+		n.mu.Lock()
+		n.stopped[name] = true
+		n.mu.Unlock()
+	}
+	return nil
 }
 
-// Restart restarts a process (not counted against the restart budget).
+// Restart restarts a process (not counted against the restart budget); a
+// stopped or idle one is started.
 func (n *Node) Restart(name string) error {
 	g, err := n.group(name)
 	if err != nil {
 		return err
 	}
+	n.mu.Lock()
+	_, resting := n.rest[name]
+	stopped := n.stopped[name]
+	n.mu.Unlock()
+	if stopped || (resting && !n.running(name)) {
+		return n.Start(name)
+	}
 	return g.Restart(name)
 }
+
+// Start starts a process that is not running: one stopped by the
+// operator, or one waiting for its trigger (as if it fired). Starting a
+// running process is an error wrapping api.ErrExists.
+func (n *Node) Start(name string) error {
+	g, err := n.group(name)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	_, resting := n.rest[name]
+	stopped := n.stopped[name]
+	_, gaveUp := n.gaveUp[name]
+	pc, m := n.configs[name], n.mods[name]
+	n.mu.Unlock()
+	select {
+	case <-g.Done(): // its group gave up: start a new one
+		if r := n.restingOf(name); r != nil {
+			r.mu.Lock()
+			r.added = false
+			r.mu.Unlock()
+		}
+		if err := n.startGroup([]ProcessConfig{pc}, map[string]*orbital.Module{name: m}); err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+		n.mu.Lock()
+		delete(n.stopped, name)
+		delete(n.gaveUp, name)
+		n.mu.Unlock()
+		if resting {
+			_, err := n.fire(name)
+			return err
+		}
+		return nil
+	default:
+	}
+	switch {
+	case resting:
+		started, err := n.fire(name)
+		if err == nil && !started {
+			err = fmt.Errorf("start %s: %w: it is running", name, api.ErrExists)
+		}
+		return err
+	case !stopped && !gaveUp:
+		return fmt.Errorf("start %s: %w: it is running (restart it instead)", name, api.ErrExists)
+	}
+	if err := g.Add(n.spec(pc, m)); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	n.mu.Lock()
+	delete(n.stopped, name)
+	delete(n.gaveUp, name)
+	n.mu.Unlock()
+	n.log.Info("started by the operator", logring.ProcessKey, name)
+	return nil
+}
+
+func (n *Node) restingOf(name string) *resting {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.rest[name]
+}
+
+// Logs returns up to limit of the lines process name logged after
+// sequence number after (limit ≤ 0: all kept), and the sequence number to
+// ask after next time. Errors wrap api.ErrNotFound for an unknown process.
+func (n *Node) Logs(name string, after uint64, limit int) ([]logring.Line, uint64, error) {
+	lines, next, ok := n.logs.Since(name, after, limit)
+	if !ok {
+		n.mu.Lock()
+		_, known := n.configs[name]
+		n.mu.Unlock()
+		if !known {
+			return nil, after, fmt.Errorf("logs of %q: %w", name, api.ErrNotFound)
+		}
+	}
+	return lines, next, nil
+}
+
+// LogsChanged returns a channel closed when any process logs a new line.
+func (n *Node) LogsChanged() <-chan struct{} { return n.logs.Changed() }
 
 // Kill kills a process's current incarnation; its supervisor restarts it
 // according to its restart policy.
@@ -529,15 +657,16 @@ var _ supervisor.Child = child{}
 
 // logWriter turns a process's stdout/stderr lines into log records.
 type logWriter struct {
-	log   *slog.Logger
-	name  string
-	level slog.Level
+	log    *slog.Logger
+	name   string
+	source string // stdout or stderr
+	level  slog.Level
 }
 
 func (w logWriter) Write(p []byte) (int, error) {
 	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
 		if line != "" {
-			w.log.Log(context.Background(), w.level, line, "process", w.name)
+			w.log.Log(context.Background(), w.level, line, logring.ProcessKey, w.name, logring.SourceKey, w.source)
 		}
 	}
 	return len(p), nil
