@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,13 +16,18 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/orbitalfoundation/orbital/internal/control"
+	"github.com/orbitalfoundation/orbital/internal/pack"
 )
 
 // TestAdminInBrowser drives the admin panel of a real `orbital up` (the demo
 // system) in headless Chromium: log in with the link of `orbital admin url`,
-// see the demo processes, kill and stop processes from the page and watch
-// their rows change live over SSE, visit every page, and check that a
-// state-changing request without the CSRF token is refused.
+// see the demo processes, kill, stop, start and restart processes from the
+// page and watch their rows change live over SSE, follow a process's log,
+// install a module through the URL bar from a local HTTPS server (deny the
+// permission prompt first: nothing is installed; a package by an untrusted
+// key cannot be approved; then approve: it runs and its output appears),
+// open its detail page, visit every page, and check that a state-changing
+// request without the CSRF token is refused.
 //
 // Screenshots of each page go to $ORBITAL_ARTIFACTS (default: a temporary
 // directory); with ORBITAL_UPDATE_SCREENSHOTS=1 they also replace
@@ -44,6 +52,38 @@ func TestAdminInBrowser(t *testing.T) {
 	if err := os.Symlink(filepath.Dir(wasm(t, "echo")), filepath.Join(home, "modules")); err != nil {
 		t.Fatal(err)
 	}
+	// Packages for the URL bar, made with the real CLI: beacon signed by a
+	// publisher this device trusts, and by one it does not.
+	pkgs := t.TempDir()
+	mustRun := func(args ...string) {
+		t.Helper()
+		if code, out, errOut := runBinary(t, "", args...); code != 0 {
+			t.Fatalf("orbital %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	mustRun("keygen", "-o", filepath.Join(pkgs, "alice"))
+	mustRun("keygen", "-o", filepath.Join(pkgs, "mallory"))
+	pub, err := pack.LoadPublicKey(filepath.Join(pkgs, "alice.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := pack.DefaultPolicy()
+	if err := pol.Trust("alice", pub, "beacon"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pol.Save(filepath.Join(home, pack.PolicyFile)); err != nil {
+		t.Fatal(err)
+	}
+	for _, signer := range []string{"alice", "mallory"} {
+		out := filepath.Join(pkgs, "beacon-"+signer+".orb")
+		mustRun("pack", wasm(t, "beacon"), "-o", out)
+		mustRun("sign", "--key", filepath.Join(pkgs, signer+".key"), out)
+	}
+	web := httptest.NewTLSServer(http.FileServer(http.Dir(pkgs)))
+	defer web.Close()
+	// The node trusts the test server's certificate the standard way.
+	t.Setenv("SSL_CERT_FILE", writeFile(t, pkgs, "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: web.Certificate().Raw})))
+
 	node := startBinary(t, nil, "up")
 	checkFor(t, time.Minute, "node.json", func() bool {
 		_, err := os.Stat(control.InfoPath(home))
@@ -173,11 +213,20 @@ func TestAdminInBrowser(t *testing.T) {
 	until("echo restarted", `(() => { const r = document.querySelector('tr[data-process="echo"]');
 		return !!r && r.dataset.state === 'running' && r.children[9].textContent !== `+jsString(restarts)+`; })()`)
 
-	// Stop stats: its row leaves the running state (a stopped process is
-	// not restarted, and leaves the table).
+	// Stop stats: its row says stopped (a stopped process is not
+	// restarted) and offers start, which brings it back.
 	run("stop stats", chromedp.Click(chromedp.CSS(`tr[data-process="stats"] button[data-action="stop"]`)))
-	until("stats stopped", `(() => { const r = document.querySelector('tr[data-process="stats"]');
-		return !r || r.dataset.state !== 'running'; })()`)
+	see(`tr[data-process="stats"][data-state="stopped"] button[data-action="start"]`)
+	run("start stats", chromedp.Click(chromedp.CSS(`tr[data-process="stats"] button[data-action="start"]`)))
+	see(`tr[data-process="stats"][data-state="running"]`)
+
+	// A process's log, live: flaky logs every tick it gets.
+	run("open flaky's log", chromedp.Click(chromedp.CSS(`tr[data-process="flaky"] [data-open-log]`)))
+	see(`#proc-logs[data-logs-for="flaky"]`)
+	until("flaky's log lines", `[...document.querySelectorAll('#proc-logs [data-log="flaky"] .line')].some((l) => l.textContent.includes('got tick'))`)
+	first := text(`#proc-logs [data-log="flaky"] .line:last-child`)
+	until("a new log line", `document.querySelector('#proc-logs [data-log="flaky"] .line:last-child').textContent !== `+jsString(first))
+	shot("process-logs")
 
 	// Restart echo from the page: it comes back running.
 	run("restart echo", chromedp.Click(chromedp.CSS(`tr[data-process="echo"] button[data-action="restart"]`)))
@@ -195,10 +244,66 @@ func TestAdminInBrowser(t *testing.T) {
 	run("wait for an update", chromedp.Sleep(600*time.Millisecond))
 	see(`tr[data-process="ticker"][data-state="running"]`)
 
+	// The URL bar: paste a module URL, see what it asks for, deny: nothing
+	// is installed.
+	installed := func() string {
+		t.Helper()
+		s, err := browse(browser, chromedp.Evaluate[string](`fetch('/api/v1/modules').then((r) => r.text())`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			fail("GET /api/v1/modules", err)
+		}
+		return s
+	}
+	goURL := func(u string) {
+		t.Helper()
+		run("go to "+u, chromedp.SetValue(chromedp.CSS(`#url-input`), u), chromedp.Click(chromedp.CSS(`#urlbar [data-action="preview"]`)))
+		see(`dialog#prompt[open][data-module="beacon"]`)
+	}
+	goURL(web.URL + "/beacon-alice.orb")
+	see(`#prompt [data-signature="trusted"]`)
+	see(`#prompt li[data-capability="stdout"][data-granted="true"]`)
+	see(`#prompt li[data-capability="fs:/data (optional)"][data-granted="false"]`)
+	until("approve enabled", `!document.querySelector('#prompt button[data-action="approve"]').disabled`)
+	shot("install-prompt")
+	run("deny", chromedp.Click(chromedp.CSS(`#prompt button[data-action="deny"]`)))
+	until("denied", `document.querySelector('#toast').textContent === 'denied: nothing installed' && !document.querySelector('dialog#prompt[open]')`)
+	if s := installed(); strings.Contains(s, "beacon") {
+		t.Fatalf("after deny the registry lists %s", s)
+	}
+
+	// Signed by a key this device does not trust: the prompt says so and
+	// cannot be approved.
+	goURL(web.URL + "/beacon-mallory.orb")
+	see(`#prompt [data-signature="refused"]`)
+	until("approve disabled", `document.querySelector('#prompt button[data-action="approve"]').disabled`)
+	shot("install-refused")
+	run("deny the untrusted one", chromedp.Click(chromedp.CSS(`#prompt button[data-action="deny"]`)))
+	until("denied again", `!document.querySelector('dialog#prompt[open]')`)
+	if s := installed(); strings.Contains(s, "beacon") {
+		t.Fatalf("after denying an untrusted package the registry lists %s", s)
+	}
+
+	// Approve: it installs, runs, and its output appears in its tab.
+	goURL(web.URL + "/beacon-alice.orb")
+	run("approve", chromedp.Click(chromedp.CSS(`#prompt button[data-action="approve"]`)))
+	see(`section[data-view="apps"] button[data-tab="beacon"]`)
+	see(`[data-app-state="running"]`)
+	until("beacon's output", `[...document.querySelectorAll('[data-log="beacon"] .line')].some((l) => l.textContent.includes('beacon: hello #'))`)
+	shot("apps")
+	if s := installed(); !strings.Contains(s, `"beacon"`) {
+		t.Fatalf("after approve the registry lists %s", s)
+	}
+	view("processes")
+	see(`tr[data-process="beacon"][data-state="running"]`)
+
 	// The other pages (once the action's toast is gone, for the screenshots).
 	until("toast hidden", `document.querySelector('#toast').hidden`)
 	view("modules")
-	until("modules loaded", `document.querySelector('#mod-body tr[data-module]') !== null || !document.querySelector('#mod-empty').hidden`)
+	see(`#mod-body tr[data-module="beacon"]`)
+	run("open beacon's detail", chromedp.Click(chromedp.CSS(`#mod-body tr[data-module="beacon"]`)))
+	see(`#mod-detail[data-module="beacon"]`)
+	until("beacon's manifest", `document.querySelector('#mod-manifest').textContent.includes('beacon.ping')`)
+	until("its signature verdict", `(document.querySelector('#mod-detail [data-verdict]').dataset.verdict || '').includes('alice')`)
 	shot("modules")
 
 	view("libraries")

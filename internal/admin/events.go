@@ -15,9 +15,9 @@ import (
 const (
 	EventProcesses = "processes" // data: [api.ProcessInfo]
 	EventBus       = "bus"       // data: bus.Stats
-	// EventLog is reserved for per-process log lines ({"process","line"}).
-	// TODO(admin): stream guest output once the node keeps per-process log
-	// rings; the page already listens for it.
+	// EventLog is a process's log line (data: logring.Line) on the
+	// per-process stream GET /api/v1/processes/{name}/logs/stream, served
+	// by the control server.
 	EventLog = "log"
 )
 

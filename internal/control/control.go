@@ -401,7 +401,7 @@ func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, l := range lines {
 			data, _ := json.Marshal(l)
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: log\ndata: %s\n\n", l.Seq, data); err != nil {
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", l.Seq, admin.EventLog, data); err != nil {
 				return
 			}
 		}

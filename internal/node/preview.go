@@ -59,8 +59,9 @@ func (ps *previews) put(s *staged) {
 	ps.byID[s.p.ID] = s
 }
 
-// take removes and returns the staged package id.
-func (ps *previews) take(id string) (*staged, error) {
+// take removes and returns the staged package id; with keep it stays
+// staged.
+func (ps *previews) take(id string, keep bool) (*staged, error) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	ps.expireLocked()
@@ -68,7 +69,9 @@ func (ps *previews) take(id string) (*staged, error) {
 	if s == nil {
 		return nil, fmt.Errorf("preview %q: %w: unknown or expired (fetch it again)", id, api.ErrNotFound)
 	}
-	delete(ps.byID, id)
+	if !keep {
+		delete(ps.byID, id)
+	}
 	return s, nil
 }
 
@@ -271,12 +274,15 @@ func (n *Node) describe(pv *api.InstallPreview, m *manifest.Manifest) {
 // ApproveInstall installs the package a preview fetched, exactly those
 // bytes, and runs it (see Install).
 func (n *Node) ApproveInstall(ctx context.Context, id string) (api.Installed, error) {
-	s, err := n.previews.take(id)
+	s, err := n.previews.take(id, true)
 	if err != nil {
 		return api.Installed{}, err
 	}
-	if !s.p.Installable {
+	if !s.p.Installable { // it stays staged until denied or expired
 		return api.Installed{}, fmt.Errorf("install %s@%s: %w: %s", s.p.Name, s.p.Version, api.ErrPermissionDenied, strings.Join(s.p.Problems, "; "))
+	}
+	if s, err = n.previews.take(id, false); err != nil { // approved twice at once
+		return api.Installed{}, err
 	}
 	rec, err := n.Install(ctx, s.data, false)
 	if err != nil {
@@ -294,7 +300,7 @@ func (n *Node) ApproveInstall(ctx context.Context, id string) (api.Installed, er
 
 // DenyInstall drops a preview's package: nothing is installed.
 func (n *Node) DenyInstall(id string) error {
-	s, err := n.previews.take(id)
+	s, err := n.previews.take(id, false)
 	if err != nil {
 		return err
 	}
