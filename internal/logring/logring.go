@@ -9,8 +9,8 @@ package logring
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -53,13 +53,14 @@ type Book struct {
 	mu      sync.Mutex
 	seq     uint64
 	rings   map[string]*ring
-	changed chan struct{} // closed and replaced on every Add
+	changed chan struct{} // closed at the next Add when someone took it
+	taken   bool          // Changed handed out changed
 }
 
 type ring struct {
 	buf   []Line // circular, len ≤ cap
 	start int    // index of the oldest line
-	used  time.Time
+	used  uint64 // the sequence number of its newest line
 }
 
 // New returns a book keeping lines lines per process (0: DefaultLines) for
@@ -71,7 +72,7 @@ func New(lines, procs int) *Book {
 	if procs <= 0 {
 		procs = DefaultProcesses
 	}
-	return &Book{lines: lines, procs: procs, rings: map[string]*ring{}, changed: make(chan struct{})}
+	return &Book{lines: lines, procs: procs, rings: map[string]*ring{}}
 }
 
 // Add appends a line to process's ring, giving it the next sequence
@@ -91,23 +92,25 @@ func (b *Book) Add(process string, l Line) {
 	}
 	b.seq++
 	l.Seq = b.seq
-	r.used = time.Now()
+	r.used = b.seq
 	if len(r.buf) < b.lines {
 		r.buf = append(r.buf, l)
 	} else {
 		r.buf[r.start] = l
 		r.start = (r.start + 1) % len(r.buf)
 	}
-	close(b.changed)
-	b.changed = make(chan struct{})
+	if b.taken {
+		close(b.changed)
+		b.changed, b.taken = nil, false
+	}
 	b.mu.Unlock()
 }
 
 func (b *Book) evictLocked() {
 	var oldest string
-	var at time.Time
+	var at uint64
 	for name, r := range b.rings {
-		if oldest == "" || r.used.Before(at) {
+		if oldest == "" || r.used < at {
 			oldest, at = name, r.used
 		}
 	}
@@ -126,24 +129,32 @@ func (b *Book) Since(process string, after uint64, limit int) (lines []Line, nex
 	}
 	next = after
 	n := len(r.buf)
-	for i := range n {
-		l := r.buf[(r.start+i)%n]
-		if l.Seq <= after {
-			continue
-		}
-		if limit > 0 && len(lines) == limit {
-			break
-		}
-		lines = append(lines, l)
-		next = l.Seq
+	at := func(i int) Line { return r.buf[(r.start+i)%n] }
+	// Sequence numbers increase from the oldest line: search the first
+	// one after after.
+	first := sort.Search(n, func(i int) bool { return at(i).Seq > after })
+	count := n - first
+	if limit > 0 && count > limit {
+		count = limit
 	}
-	return lines, next, true
+	if count == 0 {
+		return nil, next, true
+	}
+	lines = make([]Line, count)
+	for i := range lines {
+		lines[i] = at(first + i)
+	}
+	return lines, lines[count-1].Seq, true
 }
 
 // Changed returns a channel that is closed at the next Add.
 func (b *Book) Changed() <-chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.changed == nil {
+		b.changed = make(chan struct{})
+	}
+	b.taken = true
 	return b.changed
 }
 
@@ -205,14 +216,22 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 // left out: the ring is the process's).
 func text(msg string, sets ...[]slog.Attr) string {
 	var sb strings.Builder
-	sb.WriteString(msg)
 	for _, set := range sets {
 		for _, a := range set {
 			if a.Key == "pid" || a.Equal(slog.Attr{}) {
 				continue
 			}
-			fmt.Fprintf(&sb, " %s=%v", a.Key, a.Value.Resolve())
+			if sb.Len() == 0 {
+				sb.WriteString(msg)
+			}
+			sb.WriteByte(' ')
+			sb.WriteString(a.Key)
+			sb.WriteByte('=')
+			sb.WriteString(a.Value.Resolve().String())
 		}
+	}
+	if sb.Len() == 0 {
+		return msg // the common case: an output line
 	}
 	return sb.String()
 }
