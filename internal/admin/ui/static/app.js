@@ -1,13 +1,19 @@
 // Orbital admin panel: vanilla JS, no dependencies. Reads the node through
 // the JSON control API (/api/v1) with the session cookie, and follows it
-// live over Server-Sent Events (/api/v1/events). State-changing requests
-// carry the CSRF token from <meta name="csrf-token">.
+// live over Server-Sent Events (/api/v1/events, and one stream per process
+// whose output is shown). State-changing requests carry the CSRF token from
+// <meta name="csrf-token">. Every value reaches the page as text, never as
+// HTML.
 'use strict';
 (function () {
   const CSRF = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
-  const STATES = ['running', 'starting', 'idle', 'exited', 'crashed', 'killed'];
-  const state = { procs: [], bus: null, view: '', module: null, series: {}, prev: {}, libsAt: 0 };
+  const STATES = ['running', 'starting', 'idle', 'stopped', 'exited', 'crashed', 'killed'];
+  const MAXLINES = 1000; // log lines kept in the DOM per view
+  const state = {
+    procs: [], byName: new Map(), bus: null, view: '', module: null, series: {}, prev: {}, libsAt: 0,
+    apps: [], app: '', appLogs: new Map(), procLog: null, preview: null, deciding: false,
+  };
 
   // el builds an element; children are nodes or text (never parsed as HTML).
   function el(tag, attrs, ...kids) {
@@ -37,6 +43,11 @@
     if (ms < 1000) return ms.toFixed(ms < 10 ? 1 : 0) + ' ms';
     const s = ms / 1000;
     return s < 120 ? s.toFixed(1) + ' s' : (s / 60).toFixed(1) + ' min';
+  }
+  // hms is a timestamp's local time of day, HH:MM:SS.
+  function hms(t) {
+    const d = new Date(t);
+    return isNaN(d) ? String(t || '').slice(11, 19) : d.toTimeString().slice(0, 8);
   }
   function toast(msg, err) {
     const t = $('toast');
@@ -70,9 +81,15 @@
     document.querySelectorAll('section[data-view]').forEach((s) => { s.hidden = s.dataset.view !== view; });
     document.querySelectorAll('[data-nav]').forEach((a) => a.classList.toggle('active', a.dataset.nav === view));
     document.body.dataset.view = view;
+    if (view !== 'processes') closeProcLogs();
     if (view === 'modules') loadModules();
     if (view === 'libraries') loadLibraries();
     render();
+  }
+  // go shows view through the address bar (so Back works).
+  function go(view) {
+    if (location.hash === '#' + view) show(view);
+    else location.hash = view;
   }
   window.addEventListener('hashchange', () => show(location.hash.slice(1)));
 
@@ -83,22 +100,27 @@
     s.push(v);
     if (s.length > MAXPTS) s.shift();
   }
+  // spark draws pts across the whole width of node (the SVG stretches; the
+  // stroke keeps its width).
   function spark(node, pts) {
-    const W = 300, H = 48, max = Math.max(1e-9, ...pts);
-    const xy = pts.map((v, i) => [(i * W) / (MAXPTS - 1), H - 2 - (v / max) * (H - 6)]);
+    const W = 600, H = 60, n = pts.length, max = Math.max(1e-9, ...pts) * 1.15;
+    const xy = pts.map((v, i) => [n > 1 ? (i * W) / (n - 1) : 0, H - 1.5 - (v / max) * (H - 4)]);
     const NS = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(NS, 'svg');
     svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     svg.setAttribute('preserveAspectRatio', 'none');
-    if (xy.length > 1) {
+    svg.setAttribute('aria-hidden', 'true');
+    const path = (cls, d) => {
+      const p = document.createElementNS(NS, 'path');
+      p.setAttribute('class', cls);
+      p.setAttribute('d', d);
+      p.setAttribute('vector-effect', 'non-scaling-stroke');
+      return p;
+    };
+    svg.append(path('b', 'M0,' + (H - 0.5) + 'H' + W));
+    if (n > 1) {
       const d = 'M' + xy.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join('L');
-      const a = document.createElementNS(NS, 'path');
-      a.setAttribute('class', 'a');
-      a.setAttribute('d', d + 'L' + xy[xy.length - 1][0].toFixed(1) + ',' + H + 'L0,' + H + 'Z');
-      const l = document.createElementNS(NS, 'path');
-      l.setAttribute('class', 'l');
-      l.setAttribute('d', d);
-      svg.append(a, l);
+      svg.append(path('a', d + 'L' + W + ',' + H + 'L0,' + H + 'Z'), path('l', d));
     }
     node.replaceChildren(svg);
   }
@@ -136,6 +158,7 @@
   // ---- views ----
   function render() {
     if (state.view === 'dashboard') renderDashboard();
+    if (state.view === 'apps') renderApps();
     if (state.view === 'processes') renderProcesses();
     if (state.view === 'bus') renderBus();
     if (state.view === 'libraries' && performance.now() - state.libsAt > 2000) loadLibraries();
@@ -147,12 +170,24 @@
     const counts = {};
     for (const p of state.procs) counts[p.state] = (counts[p.state] || 0) + 1;
     fill($('state-counts'), [card('processes', num(state.procs.length), { 'data-count-state': 'all' })].concat(
-      STATES.map((s) => card(s, num(counts[s] || 0), { 'data-count-state': s, class: 'card s-' + s + '-card' }))));
+      STATES.map((s) => card(s, num(counts[s] || 0), { 'data-count-state': s, class: 'card s-' + s + '-card' + (counts[s] ? '' : ' zero') }))));
     fill($('dash-libs'), state.procs.filter((p) => p.library).map((p) => el('tr', { 'data-library': p.name },
       el('td', { text: p.name }), el('td', {}, badge(p.state)), el('td', { class: 'n', text: num(p.library.instances) }),
       el('td', { class: 'n', text: num(p.library.busy) }), el('td', { class: 'n', text: num(p.library.calls) }),
       el('td', { class: 'n', text: num(p.library.failures) }))));
     renderSparks();
+  }
+
+  // ---- processes ----
+  // opsFor lists the actions that make sense for a process in state s.
+  function opsFor(s) {
+    if (s === 'stopped') return ['start'];
+    if (s === 'idle') return ['start', 'restart'];
+    if (s === 'exited' || s === 'crashed' || s === 'killed') return ['stop', 'restart'];
+    return ['stop', 'restart', 'kill'];
+  }
+  function opButtons(ops) {
+    return ops.map((op) => el('button', { type: 'button', class: op === 'kill' ? 'danger' : op === 'start' ? 'go' : '', 'data-action': op, text: op }));
   }
   async function processOp(name, op, btn) {
     if (op === 'kill' && !confirm('Kill ' + name + ' now?')) return;
@@ -161,21 +196,47 @@
     catch (e) { toast(op + ' ' + name + ': ' + e.message, true); }
     finally { btn.disabled = false; }
   }
+  function newProcRow(p) {
+    const td = (cls) => el('td', { class: cls });
+    return el('tr', { 'data-process': p.name },
+      el('td', { class: 'name' }, el('button', { type: 'button', class: 'link', 'data-logs': p.name, title: 'Show the output of ' + p.name }, el('strong', { text: p.name })),
+        p.library ? el('small', { class: 'tag', text: 'library' }) : null),
+      td(), td('mono'), td('n'), td('n'), td('n'), td('n'), td('n'), td('n'), td('n'), td('reason'), el('td', {}, el('div', { class: 'actions' })));
+  }
+  // updateProcRow changes only what changed, so a click in progress on the
+  // row survives the next update.
+  function updateProcRow(tr, p) {
+    const c = tr.children;
+    if (tr.dataset.state !== p.state) { tr.dataset.state = p.state; c[1].replaceChildren(badge(p.state)); }
+    const vals = [p.module || '', bytes(p.memory_bytes) + (p.memory_limit ? ' / ' + bytes(p.memory_limit) : ''), dur(p.cpu_time_ns || 0),
+      num(p.mailbox), num(p.msgs_in), num(p.msgs_out), num(p.dropped), num(p.restarts), p.reason || ''];
+    vals.forEach((v, i) => { if (c[i + 2].textContent !== v) c[i + 2].textContent = v; });
+    c[10].title = p.reason || '';
+    const ops = opsFor(p.state), box = c[11].firstChild;
+    if (box.dataset.ops !== ops.join()) { box.dataset.ops = ops.join(); box.replaceChildren(...opButtons(ops)); }
+    tr.classList.toggle('sel', !!state.procLog && state.procLog.name === p.name);
+  }
   function renderProcesses() {
     $('proc-count').textContent = state.procs.length + ' total';
-    fill($('proc-body'), state.procs.map((p) => {
-      const mem = bytes(p.memory_bytes) + (p.memory_limit ? ' / ' + bytes(p.memory_limit) : '');
-      const b = (op, cls) => el('button', { type: 'button', class: cls, 'data-action': op, onclick: (ev) => processOp(p.name, op, ev.currentTarget), text: op });
-      return el('tr', { 'data-process': p.name, 'data-state': p.state },
-        el('td', {}, el('strong', { text: p.name }), p.library ? el('small', { class: 'hint', text: ' library' }) : null),
-        el('td', {}, badge(p.state)), el('td', { class: 'mono', text: p.module }),
-        el('td', { class: 'n', text: mem }), el('td', { class: 'n', text: dur(p.cpu_time_ns || 0) }),
-        el('td', { class: 'n', text: num(p.mailbox) }), el('td', { class: 'n', text: num(p.msgs_in) }),
-        el('td', { class: 'n', text: num(p.msgs_out) }), el('td', { class: 'n', text: num(p.dropped) }),
-        el('td', { class: 'n', text: num(p.restarts) }), el('td', { class: 'reason', title: p.reason || '', text: p.reason || '' }),
-        el('td', {}, el('div', { class: 'actions' }, b('stop'), b('restart'), b('kill', 'danger'))));
-    }));
+    const body = $('proc-body'), old = new Map();
+    for (const tr of body.children) old.set(tr.dataset.process, tr);
+    const rows = [];
+    for (const p of state.procs) {
+      let tr = old.get(p.name);
+      old.delete(p.name);
+      if (!tr) tr = newProcRow(p);
+      updateProcRow(tr, p);
+      rows.push(tr);
+    }
+    for (const tr of old.values()) tr.remove();
+    rows.forEach((tr, i) => { if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null); });
   }
+  $('proc-body').addEventListener('click', (e) => {
+    const b = e.target.closest('button'), tr = b && b.closest('tr[data-process]');
+    if (!tr) return;
+    if (b.dataset.action) processOp(tr.dataset.process, b.dataset.action, b);
+    else if (b.hasAttribute('data-logs')) openProcLogs(tr.dataset.process);
+  });
   function renderBus() {
     const b = state.bus;
     if (!b) return;
@@ -273,13 +334,293 @@
     } catch (e) { toast(e.message, true); }
   }
 
+  // ---- process output ----
+  // logView follows one process's output: an EventSource on its log stream
+  // feeding div.log[data-log=NAME] (at most MAXLINES lines), kept scrolled to
+  // the end while the reader is at the end. v.stat shows the stream's state
+  // (click it to reconnect a closed stream); v.close() ends the stream.
+  function logView(name) {
+    const box = el('div', { class: 'log', 'data-log': name, role: 'log', tabindex: '0', 'aria-label': 'Output of ' + name });
+    const stat = el('button', { type: 'button', class: 'logstat', title: 'The output stream; click to reconnect when closed' });
+    const v = { name, box, stat, last: 0, stick: true, es: null, queue: [], timer: 0 };
+    const status = (s, t) => { stat.dataset.stream = s; box.dataset.stream = s; stat.textContent = t; };
+    box.addEventListener('scroll', () => { v.stick = box.scrollHeight - box.scrollTop - box.clientHeight < 24; });
+    stat.addEventListener('click', () => { if (stat.dataset.stream === 'closed') v.open(); });
+    v.open = () => {
+      if (v.es) v.es.close();
+      status('connecting', 'connecting…');
+      const es = v.es = new EventSource('/api/v1/processes/' + encodeURIComponent(name) + '/logs/stream' + (v.last ? '?after=' + v.last : ''));
+      es.onopen = () => status('live', 'live');
+      es.onerror = () => (es.readyState === EventSource.CLOSED ? status('closed', 'closed · reconnect') : status('connecting', 'reconnecting…'));
+      es.addEventListener('log', (ev) => {
+        let l;
+        try { l = JSON.parse(ev.data); } catch (_) { return; }
+        if (!l || !(l.seq > v.last)) return; // a replay after a reconnect
+        v.last = l.seq;
+        v.queue.push(l);
+        if (v.queue.length > MAXLINES) v.queue.splice(0, v.queue.length - MAXLINES);
+        if (!v.timer) v.timer = setTimeout(() => flushLog(v), 50);
+      });
+    };
+    v.close = () => {
+      if (v.es) v.es.close();
+      v.es = null;
+      clearTimeout(v.timer);
+      v.timer = 0;
+      status('closed', 'closed');
+    };
+    v.toEnd = () => { if (v.stick) box.scrollTop = box.scrollHeight; };
+    v.open();
+    return v;
+  }
+  function flushLog(v) {
+    v.timer = 0;
+    const f = document.createDocumentFragment();
+    for (const l of v.queue) {
+      const lv = String(l.level || 'INFO').toUpperCase(), src = l.source || 'node';
+      f.append(el('div', { class: 'line lv-' + lv.replace(/[^A-Z]/g, '').toLowerCase(), 'data-seq': l.seq, 'data-level': lv, 'data-source': src },
+        el('span', { class: 'ts', title: l.time, text: hms(l.time) }), el('span', { class: 'lv', text: lv }),
+        el('span', { class: 'src', text: src }), el('span', { class: 'tx', text: l.text || '' })));
+    }
+    v.queue = [];
+    v.box.append(f);
+    for (let n = v.box.childElementCount - MAXLINES; n > 0; n--) v.box.firstElementChild.remove();
+    v.toEnd();
+  }
+  // openProcLogs shows name's output below the process table (one stream
+  // at a time).
+  function openProcLogs(name) {
+    if (state.procLog && state.procLog.name === name) return;
+    closeProcLogs();
+    const v = state.procLog = logView(name), box = $('proc-logs');
+    box.dataset.logsFor = name;
+    box.replaceChildren(el('div', { class: 'loghead' }, el('h2', {}, 'Output of ', el('span', { class: 'mono', text: name })), v.stat, el('span', { class: 'grow' }),
+      el('button', { type: 'button', 'data-action': 'open-app', onclick: () => { openApp(name); go('apps'); }, text: 'Open in Apps' }),
+      el('button', { type: 'button', class: 'ghost x', 'data-action': 'close-logs', 'aria-label': 'Close the output', title: 'Close', onclick: closeProcLogs, text: '×' })), v.box);
+    box.hidden = false;
+    if (state.view === 'processes') renderProcesses();
+  }
+  function closeProcLogs() {
+    const box = $('proc-logs');
+    if (!state.procLog && box.hidden) return;
+    if (state.procLog) state.procLog.close();
+    state.procLog = null;
+    box.hidden = true;
+    delete box.dataset.logsFor;
+    box.replaceChildren();
+    document.querySelectorAll('#proc-body tr.sel').forEach((tr) => tr.classList.remove('sel'));
+  }
+
+  // ---- apps: the modules launched from the URL bar, and any process's output ----
+  const APPS_KEY = 'orbital.apps';
+  function saveApps() {
+    try { sessionStorage.setItem(APPS_KEY, JSON.stringify({ apps: state.apps, app: state.app })); } catch (_) { /* storage off */ }
+  }
+  function openApp(name) {
+    if (!state.appLogs.has(name)) {
+      state.apps.push(name);
+      state.appLogs.set(name, logView(name));
+    }
+    state.app = name;
+    saveApps();
+    renderApps();
+  }
+  function closeApp(name) {
+    const v = state.appLogs.get(name), i = state.apps.indexOf(name);
+    if (v) v.close();
+    state.appLogs.delete(name);
+    if (i >= 0) state.apps.splice(i, 1);
+    if (state.app === name) state.app = state.apps[Math.min(i, state.apps.length - 1)] || '';
+    saveApps();
+    renderApps();
+  }
+  // renderApps updates the tab strip and the window; the log boxes are kept
+  // (each tab's stream stays open until its tab is closed).
+  function renderApps() {
+    const n = state.apps.length, stateOf = (a) => (state.byName.get(a) || {}).state || 'unknown';
+    $('apps-count').textContent = n;
+    $('apps-count').hidden = !n;
+    const tabs = $('app-tabs'), key = state.apps.join('\n') + '\n\n' + state.app;
+    if (tabs.dataset.key !== key) {
+      tabs.dataset.key = key;
+      fill(tabs, state.apps.map((a) => el('div', { class: 'tab' + (a === state.app ? ' on' : ''), role: 'presentation', 'data-tab-item': a },
+        el('button', { type: 'button', role: 'tab', 'aria-selected': String(a === state.app), 'data-tab': a, onclick: () => openApp(a) },
+          el('span', { class: 'sdot' }), a),
+        el('button', { type: 'button', class: 'x', 'data-close-tab': a, 'aria-label': 'Close ' + a, title: 'Close (stops following its output)', onclick: () => closeApp(a), text: '×' }))));
+    }
+    for (const t of tabs.querySelectorAll('.sdot')) t.dataset.dot = stateOf(t.parentNode.dataset.tab);
+    const sel = $('app-open');
+    const others = state.procs.map((p) => p.name).filter((p) => !state.appLogs.has(p));
+    if (sel.dataset.key !== others.join('\n') && document.activeElement !== sel) {
+      sel.dataset.key = others.join('\n');
+      fill(sel, [el('option', { value: '', text: '+ open output of…' })].concat(others.map((p) => el('option', { value: p, text: p }))));
+    }
+    const w = $('app-window');
+    if (w.dataset.app !== state.app) {
+      const v = state.appLogs.get(state.app);
+      w.dataset.app = state.app;
+      if (!v) {
+        fill(w, [el('div', { class: 'empty' }, el('div', { class: 'glyph', 'aria-hidden': 'true', text: '⇩' }), el('h2', { text: 'No apps open' }),
+          el('p', { class: 'hint', text: 'Paste a package address into the bar at the top and press Go. You will see who published it and what it asks for before anything is installed. Or follow a running process with “open output of…”.' }))]);
+      } else {
+        fill(w, [el('div', { class: 'loghead' }, el('h2', { text: state.app }), el('span', { 'data-app-state': '' }), v.stat, el('span', { class: 'grow' }),
+          el('div', { class: 'actions', 'data-app-actions': '' })),
+          el('p', { class: 'hint reason', 'data-app-reason': '' }),
+          el('div', { class: 'surface', 'data-surface': state.app }, el('span', { text: 'A display surface will appear here once the raster work lands.' })),
+          el('div', { class: 'outlabel', text: 'Output' }), v.box]);
+        v.toEnd();
+      }
+    }
+    if (!state.app) return;
+    const p = state.byName.get(state.app), st = stateOf(state.app);
+    const sb = w.querySelector('[data-app-state]'), acts = w.querySelector('[data-app-actions]');
+    if (sb.dataset.appState !== st) { sb.dataset.appState = st; sb.replaceChildren(badge(st)); }
+    w.querySelector('[data-app-reason]').textContent = (p && p.reason) || '';
+    const ops = p ? opsFor(st) : [];
+    if (acts.dataset.ops !== ops.join()) { acts.dataset.ops = ops.join(); acts.replaceChildren(...opButtons(ops)); }
+  }
+  $('app-window').addEventListener('click', (e) => {
+    const b = e.target.closest('[data-app-actions] button[data-action]');
+    if (b && state.app) processOp(state.app, b.dataset.action, b);
+  });
+  $('app-open').addEventListener('change', (e) => {
+    const name = e.target.value;
+    e.target.value = '';
+    e.target.blur();
+    if (name) openApp(name);
+  });
+
+  // ---- install from a URL: preview, then a permission prompt ----
+  const blocking = (p) => /^(refused|cannot run): /.test(p);
+  function urlBusy(on) {
+    const f = $('urlbar'), b = f.querySelector('button[data-action="preview"]');
+    f.dataset.busy = String(on);
+    f.setAttribute('aria-busy', String(on));
+    $('url-input').readOnly = on;
+    b.disabled = on;
+    b.textContent = on ? 'Fetching…' : 'Go';
+  }
+  $('urlbar').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const ref = $('url-input').value.trim();
+    if ($('urlbar').dataset.busy === 'true' || state.preview) return;
+    if (!ref) { toast('Paste a package address first (https or oci://…)', true); $('url-input').focus(); return; }
+    urlBusy(true);
+    try { showPrompt(await api('POST', '/api/v1/install/preview', { ref })); }
+    catch (err) { toast(err.message, true); }
+    finally { urlBusy(false); }
+  });
+
+  function showPrompt(pv) {
+    const d = $('prompt'), sig = pv.signature || {}, caps = pv.capabilities || [], problems = pv.problems || [];
+    const sigKind = sig.trusted ? 'trusted' : /allowed by policy/.test(sig.verdict || '') && !problems.includes(sig.verdict) ? 'allowed' : 'refused';
+    const withheld = caps.filter((c) => !c.granted).length;
+    const list = (title, items, attr) => el('div', { class: 'facet' }, el('h3', { text: title }), items.length
+      ? el('ul', { class: 'plain' }, items.map((i) => el('li', { class: 'mono', [attr]: i, text: i }))) : el('p', { class: 'hint', text: 'none' }));
+    const blockers = problems.filter(blocking);
+    state.preview = pv;
+    state.deciding = false;
+    d.dataset.previewId = pv.id;
+    d.dataset.module = pv.name;
+    d.dataset.installable = String(!!pv.installable);
+    const probs = problems.length ? el('div', { class: 'problems' + (blockers.length ? ' blocking' : ''), role: 'alert' },
+      el('h3', { text: blockers.length ? 'Cannot be installed' : 'Warnings' }),
+      el('ul', {}, problems.map((p) => el('li', { class: blocking(p) ? 'blocking' : '', 'data-problem': p, text: p })))) : null;
+    d.replaceChildren(
+      el('div', { class: 'p-head' },
+        el('div', { class: 'p-icon', 'aria-hidden': 'true', text: (pv.name || '?').charAt(0).toUpperCase() }),
+        el('div', {}, el('p', { class: 'eyebrow', text: pv.installed ? 'Update request' : 'Install request' }),
+          el('h2', { id: 'prompt-title' }, el('span', { text: pv.name }), el('span', { class: 'ver', text: '@' + pv.version }), ' ', el('span', { class: 'chip', text: pv.kind })),
+          pv.description ? el('p', { class: 'desc', text: pv.description }) : null,
+          pv.installed ? el('p', { class: 'upgrade', 'data-upgrades': pv.installed, text: 'upgrades ' + pv.name + '@' + pv.installed + ' → ' + pv.version }) : null)),
+      blockers.length ? probs : null,
+      el('div', { class: 'sig', 'data-signature': sigKind },
+        el('span', { class: 'sig-mark', 'aria-hidden': 'true', text: sigKind === 'trusted' ? '✓' : sigKind === 'allowed' ? '!' : '✕' }),
+        el('div', {}, el('strong', { text: sigKind === 'trusted' ? 'Trusted publisher' : sigKind === 'allowed' ? 'No trusted signature (allowed by this device’s policy)' : 'Signature refused' }),
+          el('p', { class: 'sig-verdict', text: sig.verdict || (sig.signed ? 'signed' : 'unsigned') }),
+          (sig.signers || []).length ? el('ul', { class: 'signers' }, sig.signers.map((s) => el('li', { 'data-signer': s.signer, 'data-status': s.status },
+            el('span', { class: 'who', text: s.signer || '(no name)' }), s.publisher ? el('span', { class: 'hint', text: ' as “' + s.publisher + '”' }) : null,
+            el('span', { class: 'mono hint', text: ' key ' + s.key_id }), el('span', { class: 'st', text: s.status })))) : null)),
+      el('dl', { class: 'kv' },
+        el('dt', { text: 'source' }), el('dd', { class: 'mono', 'data-ref': pv.ref, text: pv.ref }),
+        el('dt', { text: 'publisher' }), el('dd', { 'data-publisher': pv.publisher || '', text: pv.publisher || 'unknown' }),
+        el('dt', { text: 'size' }), el('dd', { text: bytes(pv.size) }),
+        el('dt', { text: 'digest' }), el('dd', { class: 'mono', title: pv.digest, text: pv.digest })),
+      el('h3', {}, 'Asks for ', el('small', { class: withheld ? 'bad' : 'hint', text: caps.length ? (withheld ? withheld + ' of ' + caps.length + ' not granted' : 'all granted') : '' })),
+      caps.length ? el('ul', { class: 'caps' }, caps.map((c) => el('li', { 'data-capability': c.name, 'data-granted': String(!!c.granted) },
+        el('span', { class: 'mark', 'aria-hidden': 'true', text: c.granted ? '✓' : '✕' }), el('span', { class: 'cname mono', text: c.name }),
+        el('span', { class: 'gr', text: c.granted ? 'granted' : 'not granted' }), c.note ? el('span', { class: 'note', text: c.note }) : null)))
+        : el('p', { class: 'hint', text: 'Nothing: no files, clock, randomness or messages.' }),
+      el('div', { class: 'facets' }, list('Triggers', pv.triggers || [], 'data-trigger'), list('Exports', pv.exports || [], 'data-export'),
+        list('Dependencies', pv.dependencies || [], 'data-dependency')),
+      blockers.length ? null : probs,
+      el('div', { class: 'p-foot' },
+        el('p', { class: 'hint', text: 'Nothing is installed unless you approve.' + (pv.expires ? ' This request expires at ' + hms(pv.expires) + '.' : '') }),
+        el('button', { type: 'button', 'data-action': 'deny', autofocus: true, onclick: deny, text: 'Deny' }),
+        el('button', { type: 'button', class: 'primary', 'data-action': 'approve', disabled: !pv.installable, onclick: approve,
+          title: pv.installable ? 'Install ' + pv.name + '@' + pv.version + ' and run it' : 'Cannot install: ' + ((blockers.length ? blockers : problems).join('; ') || 'refused'),
+          text: pv.installed ? 'Approve update' : 'Approve' })));
+    d.showModal();
+  }
+  function promptBusy(btn, label) {
+    for (const b of $('prompt').querySelectorAll('.p-foot button')) b.disabled = true;
+    btn.textContent = label;
+  }
+  function closePrompt() {
+    const d = $('prompt');
+    state.preview = null;
+    if (d.open) d.close();
+    d.replaceChildren();
+    delete d.dataset.previewId;
+    delete d.dataset.module;
+    delete d.dataset.installable;
+  }
+  async function deny() {
+    const pv = state.preview;
+    if (!pv || state.deciding) return;
+    state.deciding = true;
+    promptBusy($('prompt').querySelector('[data-action="deny"]') || el('b'), 'Denying…');
+    try { await api('DELETE', '/api/v1/install/' + encodeURIComponent(pv.id)); } catch (_) { /* unknown or expired: nothing was installed either way */ }
+    state.deciding = false;
+    closePrompt();
+    toast('denied: nothing installed');
+  }
+  async function approve() {
+    const pv = state.preview;
+    if (!pv || state.deciding || !pv.installable) return;
+    state.deciding = true;
+    promptBusy($('prompt').querySelector('[data-action="approve"]'), 'Installing…');
+    try {
+      const r = (await api('POST', '/api/v1/install/' + encodeURIComponent(pv.id))) || {};
+      state.deciding = false;
+      closePrompt();
+      $('url-input').value = '';
+      toast('installed ' + (r.name || pv.name) + '@' + (r.version || pv.version));
+      openApp(r.process || r.name || pv.name);
+      go('apps');
+    } catch (e) {
+      // The preview is used up either way: fetch it again to retry.
+      state.deciding = false;
+      closePrompt();
+      toast('install ' + pv.name + '@' + pv.version + ': ' + e.message, true);
+    }
+  }
+  // Escape (cancel) and any other close without a decision deny.
+  $('prompt').addEventListener('cancel', (e) => { e.preventDefault(); deny(); });
+  $('prompt').addEventListener('close', () => { if (state.preview && !state.deciding) deny(); });
+
   // ---- live updates ----
   function connect() {
     const es = new EventSource('/api/v1/events');
     const conn = (s, text) => { $('conn').dataset.conn = s; $('conn-text').textContent = text; };
     es.onopen = () => conn('live', 'live');
     es.onerror = () => conn('down', 'reconnecting…');
-    es.addEventListener('processes', (ev) => { state.procs = JSON.parse(ev.data) || []; render(); });
+    es.addEventListener('processes', (ev) => {
+      state.procs = JSON.parse(ev.data) || [];
+      state.byName = new Map(state.procs.map((p) => [p.name, p]));
+      render();
+      if (state.view !== 'apps' && state.apps.length) renderApps(); // the tab dots and the nav count
+    });
     es.addEventListener('bus', (ev) => { state.bus = JSON.parse(ev.data); if (state.view === 'bus') renderBus(); });
     // Reserved: per-process log lines ({"process","line"}), not sent yet.
     es.addEventListener('log', () => {});
@@ -289,6 +630,14 @@
     try { await api('POST', '/admin/logout'); } catch (_) { /* the session may be gone already */ }
     location.href = '/admin/login';
   });
+  // Tabs opened earlier in this browser tab come back after a reload.
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(APPS_KEY) || 'null');
+    if (saved && Array.isArray(saved.apps)) {
+      for (const a of saved.apps) if (typeof a === 'string' && a) openApp(a);
+      if (state.appLogs.has(saved.app)) state.app = saved.app;
+    }
+  } catch (_) { /* storage off or garbled */ }
   setInterval(sample, 1000);
   show(location.hash.slice(1) || 'dashboard');
   connect();
