@@ -221,7 +221,7 @@ func TestAdminInBrowser(t *testing.T) {
 	see(`tr[data-process="stats"][data-state="running"]`)
 
 	// A process's log, live: flaky logs every tick it gets.
-	run("open flaky's log", chromedp.Click(chromedp.CSS(`tr[data-process="flaky"] [data-open-log]`)))
+	run("open flaky's log", chromedp.Click(chromedp.CSS(`tr[data-process="flaky"] button[data-logs]`)))
 	see(`#proc-logs[data-logs-for="flaky"]`)
 	until("flaky's log lines", `[...document.querySelectorAll('#proc-logs [data-log="flaky"] .line')].some((l) => l.textContent.includes('got tick'))`)
 	first := text(`#proc-logs [data-log="flaky"] .line:last-child`)
@@ -304,6 +304,8 @@ func TestAdminInBrowser(t *testing.T) {
 	see(`#mod-detail[data-module="beacon"]`)
 	until("beacon's manifest", `document.querySelector('#mod-manifest').textContent.includes('beacon.ping')`)
 	until("its signature verdict", `(document.querySelector('#mod-detail [data-verdict]').dataset.verdict || '').includes('alice')`)
+	see(`#mod-detail li[data-capability="stdout"][data-granted="true"]`)
+	see(`#mod-detail li[data-capability="fs:/data (optional)"][data-granted="false"]`)
 	shot("modules")
 
 	view("libraries")

@@ -69,6 +69,9 @@ type Backend interface {
 	Remove(ctx context.Context, name, version string, force bool) ([]registry.Record, error)
 	Pin(ctx context.Context, name, version string) error
 	Registry() *registry.Registry
+	// ModuleInfo is registry.ModuleInfo plus "capabilities": what the
+	// module asks for and whether it is granted.
+	ModuleInfo(name, version string) (any, error)
 	Query(kind, arg string) (any, error)
 	Logs(name string, after uint64, limit int) ([]logring.Line, uint64, error)
 	LogsChanged() <-chan struct{}
@@ -315,7 +318,7 @@ func (s *Server) routes() http.Handler {
 		reply(w, err, rec)
 	})
 	mux.HandleFunc("GET /api/v1/modules/{name...}", func(w http.ResponseWriter, r *http.Request) {
-		info, err := s.b.Registry().Info(r.PathValue("name"), r.URL.Query().Get("version"))
+		info, err := s.b.ModuleInfo(r.PathValue("name"), r.URL.Query().Get("version"))
 		reply(w, err, info)
 	})
 	mux.HandleFunc("DELETE /api/v1/modules/{name...}", func(w http.ResponseWriter, r *http.Request) {

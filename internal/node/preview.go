@@ -16,6 +16,7 @@ import (
 	"github.com/orbitalfoundation/orbital/internal/fetch"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
 	"github.com/orbitalfoundation/orbital/internal/pack"
+	"github.com/orbitalfoundation/orbital/internal/registry"
 )
 
 // Limits of the URL-bar install flow.
@@ -167,27 +168,28 @@ func (n *Node) judge(pv *api.InstallPreview, p *pack.Package) {
 	}
 }
 
-// describe lists what the package asks for and what an installed module
-// gets of it, its triggers, exports and dependencies.
-func (n *Node) describe(pv *api.InstallPreview, m *manifest.Manifest) {
-	grant := InstalledGrant()
-	set, err := capability.Resolve(m, grant)
-	if err != nil {
-		pv.Problems = append(pv.Problems, "cannot run: "+err.Error())
-	}
+// InstalledCapabilities lists what a module's manifest asks for and
+// whether an installed module (InstalledGrant) gets each: stdio, clock,
+// random, env, network, file-system areas, bus subjects, library calls and
+// memory. The error says why such a module cannot start at all (a
+// required capability that is not granted).
+func InstalledCapabilities(m *manifest.Manifest) ([]api.CapabilityRequest, error) {
+	set, err := capability.Resolve(m, InstalledGrant())
+	out := []api.CapabilityRequest{}
 	c := m.Capabilities
 	add := func(name string, asked, granted bool, note string) {
 		if asked {
 			if granted {
 				note = ""
 			}
-			pv.Caps = append(pv.Caps, api.CapabilityRequest{Name: name, Granted: granted, Note: note})
+			out = append(out, api.CapabilityRequest{Name: name, Granted: granted, Note: note})
 		}
 	}
 	const needsEntry = "needs a [[process]] entry in the node config"
 	add("stdout", c.Stdout, set.Stdout, needsEntry)
 	add("stderr", c.Stderr, set.Stderr, needsEntry)
-	add("stdin", c.Stdin, set.Stdin, "installed modules have no stdin")
+	// stdin is left out: an installed module reads end-of-file, which
+	// grants nothing (and manifests ask for it by default).
 	add("args", c.Args, false, needsEntry)
 	add("clock", c.Clock, set.Clock, needsEntry)
 	add("random", c.Random, set.Random, needsEntry)
@@ -223,6 +225,44 @@ func (n *Node) describe(pv *api.InstallPreview, m *manifest.Manifest) {
 			name += " (" + strings.Join(d.Functions, ", ") + ")"
 		}
 		add(name, true, true, "") // installed modules may call their declared dependencies
+	}
+	if mem := m.Limits.MemoryBytes; mem > 0 {
+		add(fmt.Sprintf("memory up to %d MiB", mem>>20), true, true, "")
+	}
+	return out, err
+}
+
+// ModuleDetail is an installed module's registry record and manifest with
+// what it asks for and is granted.
+type ModuleDetail struct {
+	registry.ModuleInfo
+	Capabilities []api.CapabilityRequest `json:"capabilities"`
+}
+
+// ModuleInfo describes installed module name at version ("" the active
+// one): its registry record, manifest, versions and dependents, and its
+// capabilities requested versus granted.
+func (n *Node) ModuleInfo(name, version string) (any, error) {
+	info, err := n.reg.Info(name, version)
+	if err != nil {
+		return nil, err
+	}
+	d := ModuleDetail{ModuleInfo: info, Capabilities: []api.CapabilityRequest{}}
+	if info.Manifest != nil {
+		d.Capabilities, _ = InstalledCapabilities(info.Manifest)
+	}
+	return d, nil
+}
+
+// describe lists what the package asks for and what an installed module
+// gets of it, its triggers, exports and dependencies.
+func (n *Node) describe(pv *api.InstallPreview, m *manifest.Manifest) {
+	caps, err := InstalledCapabilities(m)
+	if err != nil {
+		pv.Problems = append(pv.Problems, "cannot run: "+err.Error())
+	}
+	pv.Caps = caps
+	for _, d := range m.DependencyList() {
 		dep := d.Name + " " + d.Range
 		if rec, err := n.reg.Resolve(d.Name, d.Range); err == nil {
 			dep += " → " + rec.Version
@@ -233,9 +273,6 @@ func (n *Node) describe(pv *api.InstallPreview, m *manifest.Manifest) {
 			pv.Problems = append(pv.Problems, "cannot run: it needs library "+d.Name+" "+d.Range+", which is not installed")
 		}
 		pv.Deps = append(pv.Deps, dep)
-	}
-	if mem := m.Limits.MemoryBytes; mem > 0 {
-		add(fmt.Sprintf("memory up to %d MiB", mem>>20), true, true, "")
 	}
 	t := m.Triggers
 	if t.StartsAtBoot() {

@@ -28,7 +28,9 @@
     for (const c of kids.flat()) if (c !== undefined && c !== null) e.append(c instanceof Node ? c : String(c));
     return e;
   }
-  const fill = (node, rows) => node.replaceChildren(...rows);
+  // fill replaces node's children, leaving out null/undefined/false (the
+  // DOM would render them as text).
+  const fill = (node, rows) => node.replaceChildren(...rows.flat().filter((k) => k !== null && k !== undefined && k !== false));
   const badge = (s) => el('span', { class: 'badge s-' + s, 'data-state': s, text: s });
   const num = (n) => (n === undefined || n === null ? '–' : Number(n).toLocaleString());
   function bytes(n) {
@@ -276,15 +278,15 @@
       if (state.module && !mods.some((m) => m.name === state.module)) { state.module = null; $('mod-detail').hidden = true; }
     } catch (e) { toast('modules: ' + e.message, true); }
   }
-  function caps(c) {
-    const out = [];
-    if (!c) return out;
-    for (const k of ['args', 'stdin', 'stdout', 'stderr', 'clock', 'random']) if (c[k]) out.push(k);
-    for (const e of c.env || []) out.push('env:' + e);
-    for (const n of c.network || []) out.push('network:' + n);
-    for (const f of c.fs || []) out.push('fs:' + f.path + (f.read_only ? ' (read-only)' : '') + (f.optional ? ' (optional)' : ''));
-    return out;
+  // capList shows capabilities requested (from the API's
+  // [{name, granted, note}]) with whether each is granted.
+  function capList(caps) {
+    if (!caps || !caps.length) return el('p', { class: 'hint', text: 'Nothing: no files, clock, randomness or messages.' });
+    return el('ul', { class: 'caps' }, caps.map((c) => el('li', { 'data-capability': c.name, 'data-granted': String(!!c.granted) },
+      el('span', { class: 'mark', 'aria-hidden': 'true', text: c.granted ? '✓' : '✕' }), el('span', { class: 'cname mono', text: c.name }),
+      el('span', { class: 'gr', text: c.granted ? 'granted' : 'not granted' }), c.note ? el('span', { class: 'note', text: c.note }) : null)));
   }
+
   async function loadModule(name, version) {
     state.module = name;
     document.querySelectorAll('#mod-body tr').forEach((tr) => tr.classList.toggle('sel', tr.dataset.module === name));
@@ -304,7 +306,7 @@
         el('button', { type: 'button', class: 'danger', 'data-action': 'remove', onclick: () => { if (confirm('Remove ' + name + '@' + v + '?')) modOp('DELETE', '/api/v1/modules/' + seg(name) + '?version=' + encodeURIComponent(v), 'removed ' + name + '@' + v); }, text: 'remove' })));
       box.dataset.module = name;
       box.dataset.version = m.version || '';
-      box.replaceChildren(
+      fill(box, [
         el('h2', { text: name + '@' + m.version }),
         el('dl', { class: 'kv' },
           el('dt', { text: 'kind' }), el('dd', { text: m.kind }),
@@ -316,12 +318,12 @@
           el('dt', { text: 'pinned' }), el('dd', { text: m.pinned ? 'yes' : 'no' })),
         el('h2', { text: 'Versions' }), el('ul', { class: 'plain' }, versions),
         m.pinned ? el('p', {}, el('button', { type: 'button', onclick: () => modOp('POST', '/api/v1/pin/' + seg(name), 'unpinned ' + name), text: 'unpin (follow latest)' })) : null,
-        el('h2', { text: 'Capabilities requested' }), list(caps(man.capabilities), 'none'),
+        el('h2', { text: 'Capabilities requested and granted' }), capList(m.capabilities),
         el('h2', { text: 'Exports' }), list(exps, 'none'),
         el('h2', { text: 'Triggers' }), list(trig, 'none'),
         el('h2', { text: 'Dependencies' }), list(deps, 'none'),
         el('h2', { text: 'Dependents' }), list(dependents, 'none'),
-        el('h2', { text: 'Manifest' }), el('pre', { class: 'json', id: 'mod-manifest', text: JSON.stringify(man, null, 2) }));
+        el('h2', { text: 'Manifest' }), el('pre', { class: 'json', id: 'mod-manifest', text: JSON.stringify(man, null, 2) })]);
       box.hidden = false;
     } catch (e) { toast(name + ': ' + e.message, true); }
   }
@@ -526,7 +528,7 @@
     const probs = problems.length ? el('div', { class: 'problems' + (blockers.length ? ' blocking' : ''), role: 'alert' },
       el('h3', { text: blockers.length ? 'Cannot be installed' : 'Warnings' }),
       el('ul', {}, problems.map((p) => el('li', { class: blocking(p) ? 'blocking' : '', 'data-problem': p, text: p })))) : null;
-    d.replaceChildren(
+    fill(d, [
       el('div', { class: 'p-head' },
         el('div', { class: 'p-icon', 'aria-hidden': 'true', text: (pv.name || '?').charAt(0).toUpperCase() }),
         el('div', {}, el('p', { class: 'eyebrow', text: pv.installed ? 'Update request' : 'Install request' }),
@@ -547,10 +549,7 @@
         el('dt', { text: 'size' }), el('dd', { text: bytes(pv.size) }),
         el('dt', { text: 'digest' }), el('dd', { class: 'mono', title: pv.digest, text: pv.digest })),
       el('h3', {}, 'Asks for ', el('small', { class: withheld ? 'bad' : 'hint', text: caps.length ? (withheld ? withheld + ' of ' + caps.length + ' not granted' : 'all granted') : '' })),
-      caps.length ? el('ul', { class: 'caps' }, caps.map((c) => el('li', { 'data-capability': c.name, 'data-granted': String(!!c.granted) },
-        el('span', { class: 'mark', 'aria-hidden': 'true', text: c.granted ? '✓' : '✕' }), el('span', { class: 'cname mono', text: c.name }),
-        el('span', { class: 'gr', text: c.granted ? 'granted' : 'not granted' }), c.note ? el('span', { class: 'note', text: c.note }) : null)))
-        : el('p', { class: 'hint', text: 'Nothing: no files, clock, randomness or messages.' }),
+      capList(caps),
       el('div', { class: 'facets' }, list('Triggers', pv.triggers || [], 'data-trigger'), list('Exports', pv.exports || [], 'data-export'),
         list('Dependencies', pv.dependencies || [], 'data-dependency')),
       blockers.length ? null : probs,
@@ -559,7 +558,7 @@
         el('button', { type: 'button', 'data-action': 'deny', autofocus: true, onclick: deny, text: 'Deny' }),
         el('button', { type: 'button', class: 'primary', 'data-action': 'approve', disabled: !pv.installable, onclick: approve,
           title: pv.installable ? 'Install ' + pv.name + '@' + pv.version + ' and run it' : 'Cannot install: ' + ((blockers.length ? blockers : problems).join('; ') || 'refused'),
-          text: pv.installed ? 'Approve update' : 'Approve' })));
+          text: pv.installed ? 'Approve update' : 'Approve' }))]);
     d.showModal();
   }
   function promptBusy(btn, label) {
