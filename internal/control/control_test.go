@@ -1,11 +1,10 @@
 package control_test
 
-//go:generate wat2wasm testdata/greeter.wat -o testdata/greeter.wasm
-
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -54,14 +54,63 @@ type rigOptions struct {
 	home  string // default a fresh temporary directory
 }
 
-// greeterPath is the absolute path of the test module.
-func greeterPath(t *testing.T) string {
+// greeterHex is testdata/greeter.wat assembled by wat2wasm (the repository
+// keeps no .wasm files; TestGreeterIsTheWAT checks the two agree).
+const greeterHex = "0061736d0100000001180460047f7f7f7f017f60037f7f7f017f60027f7f0060000002350216776173695f736e617073" +
+	"686f745f70726576696577310866645f777269746500000a6f72626974616c5f76310472656376000103030202030503" +
+	"010001071302066d656d6f72790200065f737461727400030a67021b0041002000360200410420013602004101410041" +
+	"01410810001a0b4901017f418004410f100203404180084180f803417f1001210020004100480d012000450d00419c08" +
+	"41800828020441800828020841800828020c6a6a6a41800828021010020c000b0b0b1601004180040b0f677265657465" +
+	"723a2068656c6c6f0a"
+
+func greeterWasm(t *testing.T) []byte {
 	t.Helper()
-	p, err := filepath.Abs(filepath.Join("testdata", "greeter.wasm"))
+	b, err := hex.DecodeString(greeterHex)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// greeterPath writes the test module and its manifest
+// (testdata/greeter.orbital.toml) to a temporary directory and returns the
+// module's path.
+func greeterPath(t *testing.T) string {
+	t.Helper()
+	mf, err := os.ReadFile(filepath.Join("testdata", "greeter.orbital.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "greeter.wasm")
+	if err := os.WriteFile(p, greeterWasm(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "greeter.orbital.toml"), mf, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return p
+}
+
+// TestGreeterIsTheWAT: greeterHex is what wat2wasm makes of
+// testdata/greeter.wat (skipped where wat2wasm is not installed; make
+// examples needs it anyway).
+func TestGreeterIsTheWAT(t *testing.T) {
+	tool, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		t.Skip("wat2wasm not installed")
+	}
+	out := filepath.Join(t.TempDir(), "greeter.wasm")
+	if msg, err := exec.Command(tool, filepath.Join("testdata", "greeter.wat"), "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v: %s", err, msg)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, greeterWasm(t)) {
+		t.Fatalf("greeterHex is stale; set it to the hex of wat2wasm's output:\n%x", got)
+	}
 }
 
 // startNode starts a node running "greeter" and "quiet" (both the greeter
@@ -941,11 +990,7 @@ subscribe = [%q]
 
 func makePackage(t *testing.T, key *pack.Key, name, version string) []byte {
 	t.Helper()
-	wasm, err := os.ReadFile(greeterPath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _, err := pack.Pack(wasm, []byte(manifestFor(name, version)))
+	p, _, err := pack.Pack(greeterWasm(t), []byte(manifestFor(name, version)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,9 @@
 ;; from _start when recv fails (ERR_CLOSED at stop, or a message larger than
 ;; its buffer).
 ;;
-;; Rebuild greeter.wasm with: wat2wasm greeter.wat -o greeter.wasm
+;; control_test.go holds it assembled (greeterHex): after a change, run
+;; go test -run TestGreeterIsTheWAT ./internal/control and paste the hex it
+;; prints.
 (module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "orbital_v1" "recv" (func $recv (param i32 i32 i32) (result i32)))
