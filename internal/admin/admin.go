@@ -163,8 +163,9 @@ func (a *Admin) Guard(next http.Handler) http.Handler {
 			return
 		}
 		if h := r.Header.Get("Authorization"); h != "" {
-			got, bearer := strings.CutPrefix(h, "Bearer ")
-			if !bearer || !a.tokenOK(got) {
+			// The scheme is case-insensitive (RFC 9110 §11.1).
+			bearer := len(h) > len("Bearer ") && strings.EqualFold(h[:len("Bearer ")], "Bearer ")
+			if !bearer || !a.tokenOK(h[len("Bearer "):]) {
 				unauthorized(w, r)
 				return
 			}

@@ -145,7 +145,7 @@ func Listen(o Options, b Backend) (*Server, error) {
 	}
 	home := o.Home
 	s := &Server{b: b, token: token, ln: ln, info: InfoPath(home), closing: make(chan struct{})}
-	data, _ := json.Marshal(Info{Addr: ln.Addr().String(), Token: s.token, PID: os.Getpid()})
+	data, _ := json.Marshal(Info{Addr: s.Addr(), Token: s.token, PID: os.Getpid()})
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		ln.Close()
 		return nil, err
@@ -189,8 +189,19 @@ func ReadTokenFile(path string) (string, error) {
 	return tok, nil
 }
 
-// Addr is the address the API listens on.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+// Addr is the address local clients reach the API at: the listener's,
+// with a loopback address for an unspecified one (0.0.0.0, ::).
+func (s *Server) Addr() string {
+	ta, ok := s.ln.Addr().(*net.TCPAddr)
+	if !ok || !ta.IP.IsUnspecified() {
+		return s.ln.Addr().String()
+	}
+	lo := net.IPv4(127, 0, 0, 1)
+	if ta.IP.To4() == nil {
+		lo = net.IPv6loopback
+	}
+	return net.JoinHostPort(lo.String(), strconv.Itoa(ta.Port))
+}
 
 // LoginURL is the admin panel's one-time login link (it carries the
 // token: show it only to the operator).
@@ -464,8 +475,11 @@ func reply(w http.ResponseWriter, err error, v any) {
 		code = http.StatusConflict
 	case errors.Is(err, api.ErrPermissionDenied):
 		code = http.StatusForbidden
-	case errors.Is(err, api.ErrInvalid), errors.Is(err, api.ErrTooLarge):
+	case errors.Is(err, api.ErrInvalid), errors.Is(err, api.ErrTooLarge),
+		errors.Is(err, api.ErrBadModule), errors.Is(err, api.ErrBadManifest):
 		code = http.StatusBadRequest
+	case errors.Is(err, api.ErrClosed):
+		code = http.StatusServiceUnavailable
 	case errors.Is(err, api.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
 	}

@@ -1164,8 +1164,9 @@ func TestInstallFromURL(t *testing.T) {
 // nothing is installed.
 func TestInstallRefusesUntrustedPackages(t *testing.T) {
 	r := startInstallRig(t)
-	// publisher: not trusted, so the signer's own name; signerPublisher:
-	// the trust policy's name for the key, when it lists it.
+	// publisher: the trust policy's name for a key it lists (even when not
+	// for this name), else the signer's own name; signerPublisher: the
+	// policy's name for the key, when it lists it.
 	for _, tc := range []struct {
 		name, path                 string
 		signed                     bool
@@ -1174,7 +1175,7 @@ func TestInstallRefusesUntrustedPackages(t *testing.T) {
 	}{
 		{"unsigned", "/unsigned.wasm", false, "", "", ""},
 		{"signed by an unknown key", "/untrusted.wasm", true, string(pack.StatusUntrusted), "stranger", ""},
-		{"trusted key, name it may not sign", "/othername.wasm", true, string(pack.StatusWrongName), "tester-signer", "tester"},
+		{"trusted key, name it may not sign", "/othername.wasm", true, string(pack.StatusWrongName), "tester", "tester"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pv := r.preview(t, r.pkgs.URL+tc.path)

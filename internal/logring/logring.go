@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Attribute keys with a meaning here.
@@ -79,7 +80,11 @@ func New(lines, procs int) *Book {
 // number, and wakes the waiters.
 func (b *Book) Add(process string, l Line) {
 	if len(l.Text) > MaxText {
-		l.Text = l.Text[:MaxText] + "…"
+		cut := MaxText
+		for cut > 0 && !utf8.RuneStart(l.Text[cut]) { // keep whole characters
+			cut--
+		}
+		l.Text = l.Text[:cut] + "…"
 	}
 	b.mu.Lock()
 	r := b.rings[process]

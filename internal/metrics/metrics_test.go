@@ -132,6 +132,7 @@ orbital_process_dropped_total{module="cron@0.1.0",name="cron",state="idle"} 0
 # TYPE orbital_processes gauge
 orbital_processes{state="idle"} 1
 orbital_processes{state="starting"} 0
+orbital_processes{state="stopped"} 0
 orbital_processes{state="running"} 1
 orbital_processes{state="exited"} 0
 orbital_processes{state="crashed"} 1
@@ -226,6 +227,7 @@ orbital_registry_versions 3
 # TYPE orbital_processes gauge
 orbital_processes{state="idle"} 0
 orbital_processes{state="starting"} 0
+orbital_processes{state="stopped"} 0
 orbital_processes{state="running"} 0
 orbital_processes{state="exited"} 0
 orbital_processes{state="crashed"} 0

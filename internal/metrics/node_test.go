@@ -50,7 +50,7 @@ calls = ["calltest"]
 		t.Fatal(err)
 	}
 	home := t.TempDir()
-	srv, err := control.Listen("127.0.0.1:0", home, n)
+	srv, err := control.Listen(control.Options{Home: home}, n)
 	if err != nil {
 		t.Fatal(err)
 	}

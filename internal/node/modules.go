@@ -282,6 +282,9 @@ func (n *Node) retire(name string) {
 	delete(n.pools, name)
 	delete(n.configs, name)
 	delete(n.stopped, name)
+	if n.upgrading[name] == 0 { // removed: its log goes with it (an upgrade keeps it)
+		n.logs.Forget(name)
+	}
 	if c := n.trigCancel[name]; c != nil && n.upgrading[name] == 0 { // an upgrade keeps them (activate decides)
 		c()
 		delete(n.trigCancel, name)

@@ -390,12 +390,8 @@ func (n *Node) Processes() []api.ProcessInfo {
 		default:
 			continue // stopped by the operator and never started again
 		}
-		why, given := gaveUp[name]
-		switch {
-		case given:
+		if why, given := gaveUp[name]; given {
 			info.Reason = why
-		case !supervised:
-			continue // removed (orbital stop)
 		}
 		if supervised {
 			info.Restarts = ci.Restarts
@@ -491,8 +487,6 @@ func (n *Node) Start(name string) error {
 	}
 	n.mu.Lock()
 	_, resting := n.rest[name]
-	stopped := n.stopped[name]
-	_, gaveUp := n.gaveUp[name]
 	pc, m := n.configs[name], n.mods[name]
 	n.mu.Unlock()
 	select {
@@ -509,6 +503,7 @@ func (n *Node) Start(name string) error {
 		delete(n.stopped, name)
 		delete(n.gaveUp, name)
 		n.mu.Unlock()
+		n.log.Info("started by the operator", logring.ProcessKey, name)
 		if resting {
 			_, err := n.fire(name)
 			return err
@@ -523,10 +518,19 @@ func (n *Node) Start(name string) error {
 			err = fmt.Errorf("start %s: %w: it is running", name, api.ErrExists)
 		}
 		return err
-	case !stopped && !gaveUp:
+	case n.running(name):
 		return fmt.Errorf("start %s: %w: it is running (restart it instead)", name, api.ErrExists)
 	}
-	if err := g.Add(n.spec(pc, m)); err != nil {
+	// Stopped (removed from its group), a temporary process that ended
+	// (dropped by its group) or a transient one that exited (still
+	// listed): start it again.
+	listed := slices.ContainsFunc(g.Children(), func(c supervisor.ChildInfo) bool { return c.Name == name })
+	if listed {
+		err = g.Restart(name)
+	} else {
+		err = g.Add(n.spec(pc, m))
+	}
+	if err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	n.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/bus"
+	"github.com/orbitalfoundation/orbital/internal/logring"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
@@ -410,5 +412,52 @@ func TestPushModel(t *testing.T) {
 		if p.State != api.StateExited {
 			t.Fatalf("push ended %s (%s), want a graceful exit", p.State, p.Reason)
 		}
+	}
+}
+
+// TestStartBringsBackEndedProcesses: a process the operator stopped stays
+// listed as stopped; a temporary one that was killed (dropped by its
+// supervisor) and a transient one that exited stay listed with their last
+// state; start brings each back, and refuses one that runs.
+func TestStartBringsBackEndedProcesses(t *testing.T) {
+	n := startNode(t, `
+[[process]]
+name = "perm"
+module = "echo"
+
+[[process]]
+name = "temp"
+module = "echo"
+restart = "temporary"
+`)
+	running := func(name string) func() bool {
+		return func() bool { p, ok := proc(n, name); return ok && p.State == api.StateRunning }
+	}
+	checkFor(t, "both running", func() bool { return running("perm")() && running("temp")() })
+	if err := n.Start("perm"); !errors.Is(err, api.ErrExists) {
+		t.Fatalf("start of a running process: %v, want ErrExists", err)
+	}
+	if err := n.Stop("perm"); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := proc(n, "perm"); !ok || p.State != api.StateStopped {
+		t.Fatalf("after stop: %+v %v, want listed as stopped", p, ok)
+	}
+	if err := n.Kill("temp"); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, "temp killed and still listed", func() bool { p, ok := proc(n, "temp"); return ok && p.State == api.StateKilled })
+	for _, name := range []string{"perm", "temp"} {
+		if err := n.Start(name); err != nil {
+			t.Fatalf("start %s: %v", name, err)
+		}
+		checkFor(t, name+" running again", running(name))
+	}
+	if err := n.Start("nosuch"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("start of an unknown process: %v", err)
+	}
+	lines, _, err := n.Logs("perm", 0, 0)
+	if err != nil || !slices.ContainsFunc(lines, func(l logring.Line) bool { return l.Text == "started by the operator" && l.Source == "node" }) {
+		t.Fatalf("perm's log %+v %v lacks the operator's start", lines, err)
 	}
 }

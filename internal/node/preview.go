@@ -144,13 +144,23 @@ func (n *Node) judge(pv *api.InstallPreview, p *pack.Package) {
 		pv.Signature.Signers = append(pv.Signature.Signers, api.Signer{Signer: c.Signature.Signer, KeyID: c.Signature.KeyID,
 			Status: string(c.Status), Publisher: c.Publisher})
 	}
+	// The trust policy's name for a key it lists beats the name a signer
+	// gave itself.
 	switch {
 	case v.By != nil && v.By.Publisher != "":
 		pv.Publisher = v.By.Publisher
 	case v.By != nil:
 		pv.Publisher = v.By.Signature.Signer
-	case len(v.Checks) > 0:
-		pv.Publisher = v.Checks[0].Signature.Signer
+	default:
+		for _, c := range v.Checks {
+			if c.Publisher != "" {
+				pv.Publisher = c.Publisher
+				break
+			}
+		}
+		if pv.Publisher == "" && len(v.Checks) > 0 {
+			pv.Publisher = v.Checks[0].Signature.Signer
+		}
 	}
 	if err != nil {
 		msg := v.Reason
