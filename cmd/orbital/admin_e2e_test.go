@@ -316,13 +316,17 @@ func TestAdminInBrowser(t *testing.T) {
 	view("bus")
 	see(`tr[data-subject="demo.tick"]`)
 	see(`[data-bus="published"]`)
+	// Who subscribes to what, and live rates per subject.
+	until("subscribers", `(document.querySelector('tr[data-endpoint="echo"] td[data-subscriptions]') || {}).textContent === 'demo.echo'`)
+	until("demo.tick's rate", `parseFloat(document.querySelector('tr[data-subject="demo.tick"] td[data-rate]').textContent) > 0`)
 	shot("bus")
 
 	view("dashboard")
 	see(`[data-count-state="running"]`)
-	// About ten seconds of samples (one a second) on each plot.
+	see(`#node-health[data-health="ok"] [data-node="uptime"]`)
+	// Samples on every plot: one a second, CPU and heap one per node event (2 s).
 	until("sparklines drawn", `(() => { const ls = [...document.querySelectorAll('[data-spark] svg path.l')];
-		return ls.length === 4 && ls.every((l) => (l.getAttribute('d').match(/L/g) || []).length >= 10); })()`)
+		return ls.length === 6 && ls.every((l) => (l.getAttribute('d').match(/L/g) || []).length >= 4); })()`)
 	shot("dashboard")
 
 	cancelBrowser()

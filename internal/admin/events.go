@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/bus"
 )
 
@@ -15,6 +16,7 @@ import (
 const (
 	EventProcesses = "processes" // data: [api.ProcessInfo]
 	EventBus       = "bus"       // data: bus.Stats
+	EventNode      = "node"      // data: api.NodeHealth, when the source reports it; at most every HealthEvery
 	// EventLog is a process's log line (data: logring.Line) on the
 	// per-process stream GET /api/v1/processes/{name}/logs/stream, served
 	// by the control server.
@@ -24,6 +26,15 @@ const (
 // heartbeat is how often an idle stream gets a comment line, so a client
 // that went away is noticed.
 const heartbeat = 15 * time.Second
+
+// HealthEvery is how often the stream sends the node's health (it changes
+// all the time: uptime, CPU).
+const HealthEvery = 2 * time.Second
+
+// healthSource is a Source that reports the node's own health.
+type healthSource interface {
+	Health() api.NodeHealth
+}
 
 // Events serves GET /api/v1/events, a Server-Sent Events stream: a
 // "processes" event with the process table and a "bus" event with the bus
@@ -100,6 +111,7 @@ type stream struct {
 	lastProcs, lastBu []byte
 	wrote             bool
 	last              time.Time
+	healthAt          time.Time // when the node event was sent last
 }
 
 // update sends the snapshots that changed since the last one.
@@ -115,7 +127,19 @@ func (s *stream) update(src Source) error {
 	if err != nil {
 		return fmt.Errorf("admin: bus stats: %w", err)
 	}
-	return s.send(EventBus, stats, &s.lastBu)
+	if err := s.send(EventBus, stats, &s.lastBu); err != nil {
+		return err
+	}
+	if hs, ok := src.(healthSource); ok && time.Since(s.healthAt) >= HealthEvery {
+		s.healthAt = time.Now()
+		h, err := json.Marshal(hs.Health())
+		if err != nil {
+			return fmt.Errorf("admin: health: %w", err)
+		}
+		var none []byte
+		return s.send(EventNode, h, &none)
+	}
+	return nil
 }
 
 func (s *stream) send(event string, data []byte, last *[]byte) error {

@@ -534,6 +534,9 @@ type EndpointStats struct {
 	Queued int
 	// Subscriptions is its number of live subscriptions.
 	Subscriptions int
+	// Patterns are the patterns it subscribes to, sorted; a queue
+	// subscription reads "PATTERN (queue GROUP)".
+	Patterns []string `json:",omitempty"`
 }
 
 // Stats returns a snapshot of the counters.

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,7 +66,19 @@ func (e *Endpoint) Stats() EndpointStats {
 	in, _, _ := e.mb.Stats()
 	e.bus.subMu.RLock()
 	n := len(e.subs)
+	var pats []string
+	if n > 0 {
+		pats = make([]string, 0, n)
+		for _, s := range e.subs {
+			p := s.pattern
+			if s.queue != "" {
+				p += " (queue " + s.queue + ")"
+			}
+			pats = append(pats, p)
+		}
+	}
 	e.bus.subMu.RUnlock()
+	slices.Sort(pats)
 	return EndpointStats{
 		Name:          e.name,
 		ID:            e.id,
@@ -75,6 +88,7 @@ func (e *Endpoint) Stats() EndpointStats {
 		Dropped:       e.dropped.Load(),
 		Queued:        e.mb.Len(),
 		Subscriptions: n,
+		Patterns:      pats,
 	}
 }
 

@@ -4,6 +4,7 @@
 // so the CLI on the same machine finds it with no flags and nobody else can
 // use it. Routes (all under /api/v1/):
 //
+//	GET  node                           the node's health: uptime, CPU, Go memory, given-up processes
 //	GET  processes                      the process table
 //	POST processes/{name}/{start|stop|restart|kill}
 //	GET  processes/{name}/logs?after=SEQ its last log lines → {"lines","next"}
@@ -73,6 +74,7 @@ type Backend interface {
 	// module asks for and whether it is granted.
 	ModuleInfo(name, version string) (any, error)
 	Query(kind, arg string) (any, error)
+	Health() api.NodeHealth
 	Logs(name string, after uint64, limit int) ([]logring.Line, uint64, error)
 	LogsChanged() <-chan struct{}
 	PreviewInstall(ctx context.Context, ref string) (api.InstallPreview, error)
@@ -219,6 +221,7 @@ func (s *Server) Close(ctx context.Context) error {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /api/v1/node", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.Health()) })
 	mux.HandleFunc("GET /api/v1/processes", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.Processes()) })
 	mux.HandleFunc("POST /api/v1/processes/{name}/{op}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -1257,5 +1258,21 @@ func TestInstallPreviewRefs(t *testing.T) {
 	// those: the registry is empty.
 	if mods := r.modules(t); len(mods) != 0 {
 		t.Fatalf("registry: %+v", mods)
+	}
+}
+
+// TestNodeHealth: GET /api/v1/node reports the node itself (the degraded
+// status of a given-up process is tested in internal/node).
+func TestNodeHealth(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	var h api.NodeHealth
+	r.wantAPI(t, "GET", "/api/v1/node", nil, &h, http.StatusOK, "")
+	if h.Status != "ok" || h.PID != os.Getpid() || h.Version == "" || h.Processes != 2 || h.Running != 2 ||
+		h.Goroutines == 0 || h.HeapBytes == 0 || h.SysBytes < h.HeapBytes || h.NumCPU == 0 || len(h.GaveUp) != 0 ||
+		h.Uptime <= 0 || h.Started.After(time.Now()) {
+		t.Fatalf("health %+v", h)
+	}
+	if runtime.GOOS == "linux" && h.CPUSeconds <= 0 {
+		t.Fatalf("cpu seconds %v on linux", h.CPUSeconds)
 	}
 }

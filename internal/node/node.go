@@ -56,6 +56,7 @@ type Node struct {
 	installMu   sync.Mutex                        // serializes Install/Remove/Pin on the running node
 	groups      map[string]*supervisor.Supervisor // the group supervising each process
 	fetchOpts   fetch.Options                     // how PreviewInstall fetches
+	started     time.Time                         // when Start was called
 	configs     map[string]ProcessConfig          // each process's configuration, by name
 	stopped     map[string]bool                   // processes stopped by the operator
 	previews    *previews                         // packages fetched for the URL bar, waiting for approval
@@ -101,7 +102,8 @@ func StartWith(ctx context.Context, cfg *Config, home string, log *slog.Logger, 
 		mods: map[string]*orbital.Module{}, rest: map[string]*resting{}, clock: opts.Clock, home: home,
 		trigCancel: map[string]context.CancelFunc{}, routes: map[string]string{}, upgrading: map[string]int{},
 		groups: map[string]*supervisor.Supervisor{}, gaveUp: map[string]string{},
-		configs: map[string]ProcessConfig{}, stopped: map[string]bool{}, previews: newPreviews(), fetchOpts: opts.Fetch}
+		configs: map[string]ProcessConfig{}, stopped: map[string]bool{}, previews: newPreviews(), fetchOpts: opts.Fetch,
+		started: time.Now()}
 	fail := func(err error) (*Node, error) {
 		_ = k.Close(context.Background())
 		return nil, err

@@ -211,6 +211,17 @@ module = "echo"
 	case <-time.After(10 * time.Second):
 		t.Fatal("no $sys.process.recurse.gave_up event")
 	}
+	if h := n.Health(); h.Status != "degraded" || !slices.Equal(h.GaveUp, []string{"recurse"}) {
+		t.Fatalf("health after a give-up: %+v", h)
+	}
+	// The operator starts it again: the node is healthy until the budget
+	// is spent anew.
+	if err := n.Start("recurse"); err != nil {
+		t.Fatal(err)
+	}
+	if h := n.Health(); h.Status != "ok" || len(h.GaveUp) != 0 {
+		t.Fatalf("health after starting it again: %+v", h)
+	}
 }
 
 func TestBlobSharedByThreeIsFreedOnce(t *testing.T) {
@@ -423,11 +434,11 @@ func TestStartBringsBackEndedProcesses(t *testing.T) {
 	n := startNode(t, `
 [[process]]
 name = "perm"
-module = "echo"
+module = "pong"
 
 [[process]]
 name = "temp"
-module = "echo"
+module = "pong"
 restart = "temporary"
 `)
 	running := func(name string) func() bool {

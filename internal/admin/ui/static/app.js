@@ -13,6 +13,7 @@
   const state = {
     procs: [], byName: new Map(), bus: null, view: '', module: null, series: {}, prev: {}, libsAt: 0,
     apps: [], app: '', appLogs: new Map(), procLog: null, preview: null, deciding: false,
+    node: null, subjectRates: {}, busAt: 0,
   };
 
   // el builds an element; children are nodes or text (never parsed as HTML).
@@ -143,7 +144,58 @@
     }
     push('mem', t.mem);
     state.prev = Object.assign({ at: now }, t);
+    // No bus event for a while: nothing changed, so nothing flowed.
+    if (state.busAt && now - state.busAt > 1500) {
+      for (const k of Object.keys(state.subjectRates)) state.subjectRates[k] = 0;
+      if (state.view === 'bus') renderBus();
+    }
     if (state.view === 'dashboard') renderSparks();
+  }
+  // nodeSample turns a node health event (every 2 s) into the CPU and heap
+  // series: CPU % of all cores over the interval.
+  function nodeSample(h) {
+    const p = state.node;
+    if (p && h.uptime_seconds > p.uptime_seconds) {
+      push('cpu', Math.max(0, (100 * (h.cpu_seconds - p.cpu_seconds)) / ((h.uptime_seconds - p.uptime_seconds) * (h.num_cpu || 1))));
+    }
+    push('heap', h.heap_bytes || 0);
+    state.node = h;
+    if (state.view === 'dashboard') renderNode();
+  }
+  // busSample keeps the bus counters and each subject's rate since the
+  // previous event.
+  function busSample(b) {
+    const now = performance.now(), prev = state.busAt ? state.bus : null;
+    if (prev) {
+      const dt = (now - state.busAt) / 1000, before = {};
+      for (const s of prev.Subjects || []) before[s.Subject] = s.Published;
+      state.subjectRates = {};
+      for (const s of b.Subjects || []) state.subjectRates[s.Subject] = dt > 0 ? Math.max(0, (s.Published - (before[s.Subject] || 0)) / dt) : 0;
+    }
+    state.bus = b;
+    state.busAt = now;
+  }
+  function uptime(s) {
+    if (s < 60) return Math.floor(s) + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min';
+    if (s < 86400) return (s / 3600).toFixed(1) + ' h';
+    return (s / 86400).toFixed(1) + ' d';
+  }
+  function renderNode() {
+    const h = state.node;
+    if (!h) return;
+    const box = $('node-health');
+    box.dataset.health = h.status;
+    const st = $('node-status');
+    st.className = 'badge ' + (h.status === 'ok' ? 's-running' : 's-crashed');
+    st.textContent = h.status === 'ok' ? 'healthy' : 'degraded';
+    $('node-facts').textContent = 'orbital ' + h.version + ' · pid ' + h.pid + ' · ' + h.num_cpu + ' CPU' + (h.num_cpu === 1 ? '' : 's') +
+      ' · up since ' + new Date(h.started).toLocaleString() + (h.gave_up.length ? ' · given up: ' + h.gave_up.join(', ') : '');
+    fill($('node-cards'), [card('uptime', uptime(h.uptime_seconds), { 'data-node': 'uptime' }),
+      card('running', num(h.running) + ' / ' + num(h.processes), { 'data-node': 'running' }),
+      card('cpu time', h.cpu_seconds ? h.cpu_seconds.toFixed(1) + ' s' : '–', { 'data-node': 'cpu' }),
+      card('go heap', bytes(h.heap_bytes), { 'data-node': 'heap' }), card('go runtime', bytes(h.sys_bytes), { 'data-node': 'sys' }),
+      card('goroutines', num(h.goroutines), { 'data-node': 'goroutines' })]);
   }
   function renderSparks() {
     const last = (k) => { const s = state.series[k] || []; return s.length ? s[s.length - 1] : 0; };
@@ -151,6 +203,10 @@
     spark($('spark-calls'), state.series.calls || []);
     spark($('spark-mem'), state.series.mem || []);
     spark($('spark-drop'), state.series.drop || []);
+    spark($('spark-cpu'), state.series.cpu || []);
+    spark($('spark-heap'), state.series.heap || []);
+    $('rate-cpu').textContent = (state.series.cpu || []).length ? last('cpu').toFixed(1) + ' %' : '–';
+    $('total-heap').textContent = state.node ? bytes(last('heap')) : '–';
     $('rate-bus').textContent = last('msgs').toFixed(1) + ' /s';
     $('rate-calls').textContent = last('calls').toFixed(1) + ' /s';
     $('rate-drop').textContent = last('drop').toFixed(1) + ' /s';
@@ -177,6 +233,7 @@
       el('td', { text: p.name }), el('td', {}, badge(p.state)), el('td', { class: 'n', text: num(p.library.instances) }),
       el('td', { class: 'n', text: num(p.library.busy) }), el('td', { class: 'n', text: num(p.library.calls) }),
       el('td', { class: 'n', text: num(p.library.failures) }))));
+    renderNode();
     renderSparks();
   }
 
@@ -246,12 +303,14 @@
     fill($('bus-cards'), [card('published', num(t.msgs - ((b.Direct && b.Direct.Sent) || 0)), { 'data-bus': 'published' }),
       card('sent direct', num(b.Direct && b.Direct.Sent), { 'data-bus': 'sent' }), card('dropped', num(t.drop), { 'data-bus': 'dropped' }),
       card('denied', num(b.Denied), { 'data-bus': 'denied' }), card('subscriptions', num(b.Subscriptions), { 'data-bus': 'subscriptions' })]);
+    const rate = (s) => { const r = state.subjectRates[s.Subject]; return r === undefined ? '–' : r.toFixed(1); };
     fill($('bus-subjects'), (b.Subjects || []).map((s) => el('tr', { 'data-subject': s.Subject },
-      el('td', { class: 'mono', text: s.Subject }), el('td', { class: 'n', text: num(s.Published) }), el('td', { class: 'n', text: num(s.Delivered) }),
+      el('td', { class: 'mono', text: s.Subject }), el('td', { class: 'n', 'data-rate': '', text: rate(s) }), el('td', { class: 'n', text: num(s.Published) }), el('td', { class: 'n', text: num(s.Delivered) }),
       el('td', { class: 'n', text: num(s.Dropped) }), el('td', { class: 'n', text: num(s.Unrouted) }), el('td', { class: 'n', text: num(s.Denied) }))));
     fill($('bus-endpoints'), (b.Endpoints || []).map((e) => el('tr', { 'data-endpoint': e.Name },
       el('td', { class: 'mono', text: e.Name }), el('td', { class: 'n', text: num(e.In) }), el('td', { class: 'n', text: num(e.Out) }),
-      el('td', { class: 'n', text: num(e.Queued) }), el('td', { class: 'n', text: num(e.Dropped) }), el('td', { class: 'n', text: num(e.Subscriptions) }))));
+      el('td', { class: 'n', text: num(e.Queued) }), el('td', { class: 'n', text: num(e.Dropped) }),
+      el('td', { class: 'mono subs', 'data-subscriptions': String(e.Subscriptions || 0), text: (e.Patterns || []).join(', ') }))));
   }
   async function loadLibraries() {
     state.libsAt = performance.now();
@@ -620,7 +679,8 @@
       render();
       if (state.view !== 'apps' && state.apps.length) renderApps(); // the tab dots and the nav count
     });
-    es.addEventListener('bus', (ev) => { state.bus = JSON.parse(ev.data); if (state.view === 'bus') renderBus(); });
+    es.addEventListener('bus', (ev) => { busSample(JSON.parse(ev.data)); if (state.view === 'bus') renderBus(); });
+    es.addEventListener('node', (ev) => nodeSample(JSON.parse(ev.data)));
     // Reserved: per-process log lines ({"process","line"}), not sent yet.
     es.addEventListener('log', () => {});
   }
