@@ -19,6 +19,11 @@ link carrying the node's token (read from $ORBITAL_HOME/node.json): open
 it in a browser on this machine; the node swaps the token for a session
 cookie and drops it from the address bar. Treat the link like a password.
 
+The panel shows the node's health, the live process table with each
+process's log, the installed modules (capabilities requested and granted,
+signatures), the bus and the libraries; its URL bar installs a module from
+an https:// URL or an oci:// reference after a permission prompt.
+
 Flags:
 `
 

@@ -21,11 +21,14 @@ const upUsage = `Usage: orbital up [flags] [NODE.toml]
 Starts a long-running node: the processes of the node config run under a
 supervisor (crashes are restarted within a budget), talk over the message
 bus, and are steered with orbital ps / stop / restart / kill / pub / sub /
-request / send through a local control API (loopback, token in
-$ORBITAL_HOME/node.json). Without a config it runs the bundled example
-system (modules from $ORBITAL_HOME/modules or ./build/wasm; build them with
-make examples). SIGINT or SIGTERM stops every process gracefully (a stop
-message, then a kill after the grace period).
+request / send / start / logs through a local control API (loopback,
+token in $ORBITAL_HOME/node.json), which also serves the browser admin
+panel (orbital admin url prints its login link; on a terminal, orbital up
+prints it once). A control address off loopback needs allow_remote = true
+and a provisioned token_file in [node]. Without a config it runs the
+bundled example system (modules from $ORBITAL_HOME/modules or ./build/wasm;
+build them with make examples). SIGINT or SIGTERM stops every process
+gracefully (a stop message, then a kill after the grace period).
 
 Flags:
 `

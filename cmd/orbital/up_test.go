@@ -175,3 +175,31 @@ func TestBinaryUp(t *testing.T) {
 		t.Fatalf("ps with no node: %d %s", code, errOut)
 	}
 }
+
+// TestUpRefusesRemoteControlWithoutToken: a control address off loopback
+// needs allow_remote and a provisioned token; without them (or with a token
+// file others can read) `orbital up` refuses to start, before anything runs.
+func TestUpRefusesRemoteControlWithoutToken(t *testing.T) {
+	home := newHome(t)
+	dir := t.TempDir()
+	open := writeFile(t, dir, "open.token", []byte(strings.Repeat("a", 40)))
+	if err := os.Chmod(open, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, node, want string }{
+		{"not allowed", `control = "0.0.0.0:0"`, "allow_remote"},
+		{"no token", "control = \"0.0.0.0:0\"\nallow_remote = true", "token_file"},
+		{"token readable by others", "control = \"0.0.0.0:0\"\nallow_remote = true\ntoken_file = \"" + open + "\"", "lets others read it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := writeFile(t, dir, "node.toml", []byte("[node]\n"+tc.node+"\n"))
+			code, _, errOut := runBinary(t, "", "up", cfg)
+			if code != exitBadInput || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, want %d with %q:\n%s", code, exitBadInput, tc.want, errOut)
+			}
+			if _, err := os.Stat(control.InfoPath(home)); err == nil {
+				t.Fatal("node.json written: the node started")
+			}
+		})
+	}
+}
