@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	ociregistry "github.com/google/go-containerregistry/pkg/registry"
+
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/control"
 	"github.com/orbitalfoundation/orbital/internal/fetch"
@@ -1275,4 +1277,31 @@ func TestNodeHealth(t *testing.T) {
 	if runtime.GOOS == "linux" && h.CPUSeconds <= 0 {
 		t.Fatalf("cpu seconds %v on linux", h.CPUSeconds)
 	}
+}
+
+// TestInstallFromOCI: the URL bar takes an oci:// reference too — the
+// package pushed as an OCI artifact to a real registry (over TLS) is
+// previewed with the same verdict and installs on approval.
+func TestInstallFromOCI(t *testing.T) {
+	r := startInstallRig(t)
+	reg := httptest.NewTLSServer(ociregistry.New()) // httptest's certificate: the rig's client trusts it
+	t.Cleanup(reg.Close)
+	ref := "oci://" + strings.TrimPrefix(reg.URL, "https://") + "/demo/webgreeter:1.2.3"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := fetch.Push(ctx, ref, r.good, fetch.Options{HTTPClient: r.pkgs.Client()}); err != nil {
+		t.Fatal(err)
+	}
+	pv := r.preview(t, ref)
+	if pv.Name != "webgreeter" || pv.Digest != digestOf(t, r.good) || !pv.Signature.Trusted || !pv.Installable {
+		t.Fatalf("preview of %s: %+v", ref, pv)
+	}
+	var out api.Installed
+	r.wantAPI(t, "POST", "/api/v1/install/"+pv.ID, nil, &out, http.StatusOK, "")
+	if out.Name != "webgreeter" || out.Version != "1.2.3" {
+		t.Fatalf("approved: %+v", out)
+	}
+	r.waitState(t, "webgreeter", api.StateRunning)
+	// An unknown tag is not found, before anything is staged.
+	r.wantAPI(t, "POST", "/api/v1/install/preview", map[string]string{"ref": strings.Replace(ref, ":1.2.3", ":9.9.9", 1)}, nil, http.StatusNotFound, "not_found")
 }
