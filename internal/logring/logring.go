@@ -36,6 +36,12 @@ const (
 	DefaultProcesses = 4096
 	// MaxText bounds one line's text; longer lines are cut.
 	MaxText = 8 << 10
+	// MaxBytes bounds the text kept by a whole book: past it, the rings
+	// written least recently are dropped (a small device does not give
+	// its memory to old log lines).
+	MaxBytes = 32 << 20
+	// lineOverhead is what a kept line costs beyond its text.
+	lineOverhead = 64
 )
 
 // Line is one kept log line.
@@ -53,6 +59,7 @@ type Book struct {
 
 	mu      sync.Mutex
 	seq     uint64
+	bytes   int // text and overhead of every kept line
 	rings   map[string]*ring
 	changed chan struct{} // closed at the next Add when someone took it
 	taken   bool          // Changed handed out changed
@@ -62,6 +69,7 @@ type ring struct {
 	buf   []Line // circular, len ≤ cap
 	start int    // index of the oldest line
 	used  uint64 // the sequence number of its newest line
+	bytes int    // its share of Book.bytes
 }
 
 // New returns a book keeping lines lines per process (0: DefaultLines) for
@@ -98,11 +106,18 @@ func (b *Book) Add(process string, l Line) {
 	b.seq++
 	l.Seq = b.seq
 	r.used = b.seq
+	size := len(l.Text) + lineOverhead
 	if len(r.buf) < b.lines {
 		r.buf = append(r.buf, l)
 	} else {
+		size -= len(r.buf[r.start].Text) + lineOverhead
 		r.buf[r.start] = l
 		r.start = (r.start + 1) % len(r.buf)
+	}
+	r.bytes += size
+	b.bytes += size
+	for b.bytes > MaxBytes && len(b.rings) > 1 {
+		b.evictLocked()
 	}
 	if b.taken {
 		close(b.changed)
@@ -119,7 +134,14 @@ func (b *Book) evictLocked() {
 			oldest, at = name, r.used
 		}
 	}
-	delete(b.rings, oldest)
+	b.dropLocked(oldest)
+}
+
+func (b *Book) dropLocked(process string) {
+	if r := b.rings[process]; r != nil {
+		b.bytes -= r.bytes
+		delete(b.rings, process)
+	}
 }
 
 // Since returns up to limit lines of process with a sequence number above
@@ -166,7 +188,7 @@ func (b *Book) Changed() <-chan struct{} {
 // Forget drops process's ring.
 func (b *Book) Forget(process string) {
 	b.mu.Lock()
-	delete(b.rings, process)
+	b.dropLocked(process)
 	b.mu.Unlock()
 }
 

@@ -26,6 +26,9 @@ const (
 	// MaxPreviews bounds the packages waiting for approval; the oldest is
 	// dropped first.
 	MaxPreviews = 8
+	// MaxPreviewBytes bounds the bytes of the packages waiting for
+	// approval, together; the oldest are dropped first.
+	MaxPreviewBytes = 128 << 20
 )
 
 type staged struct {
@@ -48,7 +51,13 @@ func (ps *previews) put(s *staged) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	ps.expireLocked()
-	for len(ps.byID) >= MaxPreviews {
+	held := func() (n int) {
+		for _, o := range ps.byID {
+			n += len(o.data)
+		}
+		return n
+	}
+	for len(ps.byID) > 0 && (len(ps.byID) >= MaxPreviews || held()+len(s.data) > MaxPreviewBytes) {
 		var oldest *staged
 		for _, o := range ps.byID {
 			if oldest == nil || o.p.Expires.Before(oldest.p.Expires) {
