@@ -23,9 +23,25 @@ const (
 	EventLog = "log"
 )
 
-// heartbeat is how often an idle stream gets a comment line, so a client
-// that went away is noticed.
-const heartbeat = 15 * time.Second
+// Heartbeat is how often an idle event stream gets a comment line, so a
+// client that went away is noticed.
+const Heartbeat = 15 * time.Second
+
+// StartStream begins a Server-Sent Events answer on w: the headers (no
+// caching, no proxy buffering), a reconnection hint of 2 s, flushed. It
+// reports whether the client is still there.
+func StartStream(w http.ResponseWriter, fl http.Flusher) bool {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+		return false
+	}
+	fl.Flush()
+	return true
+}
 
 // HealthEvery is how often the stream sends the node's health (it changes
 // all the time: uptime, CPU).
@@ -68,15 +84,9 @@ func (a *Admin) Events() http.Handler {
 		}()
 		defer func() { cancel(); <-subDone }()
 
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Accel-Buffering", "no")
-		w.WriteHeader(http.StatusOK)
-		if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+		if !StartStream(w, fl) {
 			return
 		}
-		fl.Flush()
 
 		st := &stream{w: w}
 		tick := time.NewTicker(a.interval)
@@ -88,7 +98,7 @@ func (a *Admin) Events() http.Handler {
 			if st.wrote {
 				fl.Flush()
 				st.wrote, st.last = false, time.Now()
-			} else if time.Since(st.last) >= heartbeat {
+			} else if time.Since(st.last) >= Heartbeat {
 				if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 					return
 				}

@@ -398,17 +398,11 @@ func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request) {
 		reply(w, fmt.Errorf("%w: streaming unsupported", api.ErrFailed), nil)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+	if !admin.StartStream(w, fl) {
 		return
 	}
-	fl.Flush()
 	ctx := r.Context()
-	beat := time.NewTicker(15 * time.Second)
+	beat := time.NewTicker(admin.Heartbeat)
 	defer beat.Stop()
 	for {
 		changed := s.b.LogsChanged() // before reading: no line can slip between
