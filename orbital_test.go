@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -321,5 +322,31 @@ func TestCloseKillsRunningProcesses(t *testing.T) {
 	}
 	if _, err := k.Spawn(context.Background(), mod, orbital.SpawnOptions{}); !errors.Is(err, api.ErrClosed) {
 		t.Fatalf("spawn after Close: err = %v, want ErrClosed", err)
+	}
+}
+
+// TestKillOfAWaitingProcessReadsKilled: a guest blocked in recv that is
+// killed may see ERR_CLOSED and return normally before the kill lands;
+// it was still killed, and says so (it once read as a clean exit now and
+// then).
+func TestKillOfAWaitingProcessReadsKilled(t *testing.T) {
+	k := newKernel(t)
+	pong, err := k.LoadFile(context.Background(), testwasm.Path(t, "pong"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		p, err := k.Spawn(context.Background(), pong, orbital.SpawnOptions{Name: fmt.Sprint("pong", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p.Info().State != api.StateRunning {
+			time.Sleep(time.Millisecond)
+		}
+		p.Kill(errors.New("test kill"))
+		<-p.Done()
+		if info := p.Info(); info.State != api.StateKilled || !strings.Contains(info.Reason, "test kill") {
+			t.Fatalf("kill %d: %+v", i, info)
+		}
 	}
 }

@@ -366,15 +366,18 @@ func (i *Instance) Killed() error {
 
 // classify turns the error of a guest call into an Exit.
 func (i *Instance) classify(err error) Exit {
-	if err == nil {
-		return Exit{State: api.StateRunning}
-	}
+	// A guest that returns normally after a kill (its recv answered
+	// ERR_CLOSED because of the kill, and it went home) was still killed:
+	// report it so, or a kill would sometimes read as a clean exit.
 	if cause := i.Killed(); cause != nil {
 		reason := "killed: " + cause.Error()
 		if errors.Is(cause, ErrDeadline) {
 			reason = fmt.Sprintf("deadline of %s exceeded", i.deadline)
 		}
 		return Exit{State: api.StateKilled, Reason: reason, Err: cause}
+	}
+	if err == nil {
+		return Exit{State: api.StateRunning}
 	}
 	var ee *sys.ExitError
 	if errors.As(err, &ee) {
