@@ -164,14 +164,14 @@ func Fetch(ctx context.Context, ref string, opts Options) (*Result, error) {
 		res, err = pull(ctx, r, opts)
 	}
 	if err != nil {
-		opts.Logger.Debug("fetch failed", "ref", r.String(), "err", err)
+		opts.Logger.Debug("fetch failed", "ref", r.Redacted(), "err", err)
 		return nil, fmt.Errorf("fetch %s: %w", r, err)
 	}
 	res.Source = r.String()
 	if want != "" && res.Digest != want {
 		return nil, fmt.Errorf("fetch %s: %w: digest mismatch: got sha256:%s, expected sha256:%s", r, api.ErrInvalid, res.Digest, want)
 	}
-	opts.Logger.Debug("fetched", "ref", res.Source, "bytes", len(res.Data), "sha256", res.Digest,
+	opts.Logger.Debug("fetched", "ref", r.Redacted(), "bytes", len(res.Data), "sha256", res.Digest,
 		"manifest", res.ManifestDigest, "elapsed", time.Since(start))
 	return res, nil
 }

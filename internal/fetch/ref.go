@@ -46,6 +46,18 @@ type Ref struct {
 
 // String returns the reference in a form ParseRef reads back to the same
 // Ref.
+// Redacted is String without an HTTP URL's query and fragment (a
+// pre-signed URL carries its credential there): what logs may show.
+func (r Ref) Redacted() string {
+	s := r.String()
+	if r.Scheme == SchemeHTTP || r.Scheme == SchemeHTTPS {
+		if i := strings.IndexAny(s, "?#"); i >= 0 {
+			s = s[:i] + "?…"
+		}
+	}
+	return s
+}
+
 func (r Ref) String() string {
 	switch r.Scheme {
 	case SchemeFile:

@@ -69,3 +69,23 @@ func TestParseRef(t *testing.T) {
 		})
 	}
 }
+
+// TestRefRedacted: logs never show an HTTP URL's query or fragment (where a
+// pre-signed URL keeps its credential); other references are unchanged.
+func TestRefRedacted(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://example.com/m.orbital.wasm", "https://example.com/m.orbital.wasm"},
+		{"https://example.com/m.wasm?X-Amz-Signature=secret&x=1", "https://example.com/m.wasm?…"},
+		{"https://example.com/m.wasm#frag", "https://example.com/m.wasm?…"},
+		{"oci://registry.example.com/demo/kv:1.0.0", "oci://registry.example.com/demo/kv:1.0.0"},
+		{"./m.orbital.wasm", "./m.orbital.wasm"},
+	} {
+		r, err := ParseRef(tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if got := r.Redacted(); got != tc.want || strings.Contains(got, "secret") {
+			t.Errorf("Redacted(%s) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -130,8 +130,17 @@ func (n *Node) PreviewInstall(ctx context.Context, ref string) (api.InstallPrevi
 	n.describe(&pv, m)
 	pv.Installable = !slices.ContainsFunc(pv.Problems, blocking)
 	n.previews.put(&staged{p: pv, data: res.Data})
-	n.log.Info("package fetched for approval", "module", m.String(), "ref", res.Source, "bytes", len(res.Data), "installable", pv.Installable)
+	n.log.Info("package fetched for approval", "module", m.String(), "ref", r.Redacted(), "bytes", len(res.Data), "installable", pv.Installable)
 	return pv, nil
+}
+
+// redacted is what the logs may show of a reference.
+func redacted(ref string) string {
+	r, err := fetch.ParseRef(ref)
+	if err != nil {
+		return "(unparsable reference)"
+	}
+	return r.Redacted()
 }
 
 // blocking problems are prefixed with "refused:" or "cannot run:"; the
@@ -344,7 +353,7 @@ func (n *Node) ApproveInstall(ctx context.Context, id string) (api.Installed, er
 	if err != nil {
 		return api.Installed{}, err
 	}
-	n.log.Info("installed from the admin panel", "module", rec.Ref(), "ref", s.p.Ref)
+	n.log.Info("installed from the admin panel", "module", rec.Ref(), "ref", redacted(s.p.Ref))
 	out := api.Installed{Name: rec.Name, Version: rec.Version, Digest: rec.Digest, Process: rec.Name, State: api.StateStarting}
 	for _, p := range n.Processes() {
 		if p.Name == rec.Name {
@@ -360,6 +369,6 @@ func (n *Node) DenyInstall(id string) error {
 	if err != nil {
 		return err
 	}
-	n.log.Info("install denied", "module", s.p.Name+"@"+s.p.Version, "ref", s.p.Ref)
+	n.log.Info("install denied", "module", s.p.Name+"@"+s.p.Version, "ref", redacted(s.p.Ref))
 	return nil
 }
