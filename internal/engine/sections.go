@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/orbitalfoundation/orbital/internal/leb128"
 )
 
 // CustomSection scans a wasm binary's top-level sections for the first
@@ -15,7 +17,7 @@ func CustomSection(wasm []byte, name string) ([]byte, bool) {
 	p := wasm[8:]
 	for len(p) > 0 {
 		id := p[0]
-		size, n := readULEB32(p[1:])
+		size, n := leb128.Uint32(p[1:])
 		if n == 0 || uint64(len(p)-1-n) < uint64(size) {
 			return nil, false
 		}
@@ -24,7 +26,7 @@ func CustomSection(wasm []byte, name string) ([]byte, bool) {
 		if id != 0 {
 			continue
 		}
-		nameLen, m := readULEB32(body)
+		nameLen, m := leb128.Uint32(body)
 		if m == 0 || uint64(len(body)-m) < uint64(nameLen) {
 			return nil, false
 		}
@@ -33,23 +35,6 @@ func CustomSection(wasm []byte, name string) ([]byte, bool) {
 		}
 	}
 	return nil, false
-}
-
-// readULEB32 decodes an unsigned LEB128 value of at most 32 bits, returning
-// the value and the bytes read (0 when malformed).
-func readULEB32(b []byte) (uint32, int) {
-	var v uint32
-	for i := 0; i < 5 && i < len(b); i++ {
-		c := b[i]
-		if i == 4 && c > 0x0f {
-			return 0, 0
-		}
-		v |= uint32(c&0x7f) << (7 * i)
-		if c&0x80 == 0 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
 }
 
 // MemoryMinPages returns the initial size, in 64 KiB pages, of the memory a
@@ -62,7 +47,7 @@ func MemoryMinPages(wasm []byte) (pages uint32, ok bool) {
 	p := wasm[8:]
 	for len(p) > 0 {
 		id := p[0]
-		size, n := readULEB32(p[1:])
+		size, n := leb128.Uint32(p[1:])
 		if n == 0 || uint64(len(p)-1-n) < uint64(size) {
 			return 0, false
 		}
@@ -71,12 +56,12 @@ func MemoryMinPages(wasm []byte) (pages uint32, ok bool) {
 		if id != 5 { // the memory section
 			continue
 		}
-		count, m := readULEB32(body)
+		count, m := leb128.Uint32(body)
 		if m == 0 || count == 0 || len(body) <= m {
 			return 0, false
 		}
 		// limits: flags byte, then min (and max, which we do not need).
-		min, k := readULEB32(body[m+1:])
+		min, k := leb128.Uint32(body[m+1:])
 		if k == 0 {
 			return 0, false
 		}
@@ -97,7 +82,7 @@ func checkVectorCounts(wasm []byte) error {
 	p := wasm[8:]
 	for len(p) > 0 {
 		id := p[0]
-		size, n := readULEB32(p[1:])
+		size, n := leb128.Uint32(p[1:])
 		if n == 0 {
 			return fmt.Errorf("section %d: malformed size", id)
 		}
@@ -109,7 +94,7 @@ func checkVectorCounts(wasm []byte) error {
 		if id == 0 || id == 8 || id == 12 || id > 13 { // custom, start, data count: not vectors
 			continue
 		}
-		count, m := readULEB32(body)
+		count, m := leb128.Uint32(body)
 		if m > 0 && uint64(count) > uint64(len(body)-m) {
 			return fmt.Errorf("section %d claims %d entries in %d bytes", id, count, len(body)-m)
 		}

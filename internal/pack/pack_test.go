@@ -66,16 +66,6 @@ func TestWalk(t *testing.T) {
 	}
 }
 
-func TestULEB(t *testing.T) {
-	for _, v := range []uint32{0, 1, 127, 128, 300, 1 << 21, 1<<32 - 1} {
-		b := appendULEB(nil, v)
-		got, n := readULEB32(b)
-		if got != v || n != len(b) {
-			t.Errorf("%d: encoded %x, decoded %d in %d bytes", v, b, got, n)
-		}
-	}
-}
-
 func TestPack(t *testing.T) {
 	mod := module()
 	withManifest := append(bytes.Clone(mod), custom(ManifestSection, []byte(helloTOML))...)

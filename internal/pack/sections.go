@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/leb128"
 )
 
 // The wasm binary header: magic number and version 1 (core modules only; a
@@ -44,7 +45,7 @@ func walk(data []byte) ([]section, error) {
 		if id > maxSectionID {
 			return nil, fmt.Errorf("%w: unknown section id %d at offset %d", api.ErrBadModule, id, start)
 		}
-		size, n := readULEB32(data[off+1:])
+		size, n := leb128.Uint32(data[off+1:])
 		if n == 0 {
 			return nil, fmt.Errorf("%w: section %d at offset %d: malformed size", api.ErrBadModule, id, start)
 		}
@@ -56,7 +57,7 @@ func walk(data []byte) ([]section, error) {
 		off += int(size)
 		s := section{id: id, start: start, end: off, payload: body}
 		if id == 0 {
-			nameLen, m := readULEB32(body)
+			nameLen, m := leb128.Uint32(body)
 			if m == 0 || uint64(nameLen) > uint64(len(body)-m) {
 				return nil, fmt.Errorf("%w: custom section at offset %d: malformed name", api.ErrBadModule, start)
 			}
@@ -83,40 +84,13 @@ func checkHeader(data []byte) error {
 	return nil
 }
 
-// readULEB32 decodes an unsigned LEB128 value of at most 32 bits (at most 5
-// bytes, the unused high bits of the last zero), returning the value and the
-// bytes read, or 0 bytes when b does not start with one.
-func readULEB32(b []byte) (uint32, int) {
-	var v uint32
-	for i := 0; i < 5 && i < len(b); i++ {
-		c := b[i]
-		if i == 4 && c > 0x0f {
-			return 0, 0
-		}
-		v |= uint32(c&0x7f) << (7 * i)
-		if c&0x80 == 0 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
-}
-
-// appendULEB appends v in unsigned LEB128.
-func appendULEB(b []byte, v uint32) []byte {
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
-}
-
 // customSection encodes a custom section named name holding payload.
 func customSection(name string, payload []byte) []byte {
-	body := appendULEB(nil, uint32(len(name)))
+	body := leb128.AppendUint32(nil, uint32(len(name)))
 	body = append(body, name...)
 	out := make([]byte, 0, 1+5+len(body)+len(payload))
 	out = append(out, 0)
-	out = appendULEB(out, uint32(len(body)+len(payload)))
+	out = leb128.AppendUint32(out, uint32(len(body)+len(payload)))
 	out = append(out, body...)
 	return append(out, payload...)
 }
