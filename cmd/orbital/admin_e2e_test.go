@@ -329,6 +329,17 @@ func TestAdminInBrowser(t *testing.T) {
 		return ls.length === 6 && ls.every((l) => (l.getAttribute('d').match(/L/g) || []).length >= 4); })()`)
 	shot("dashboard")
 
+	// A small screen (a phone, a head-mounted display's panel): the page
+	// reflows instead of scrolling sideways; wide tables scroll in their
+	// panels.
+	run("small screen", chromedp.EmulateViewport(420, 860))
+	for _, v := range []string{"dashboard", "processes", "apps"} {
+		view(v)
+		until(v+" fits a small screen", `document.documentElement.scrollWidth <= window.innerWidth + 1`)
+	}
+	view("dashboard")
+	shot("small-screen")
+
 	cancelBrowser()
 	_ = node.cmd.Process.Signal(syscall.SIGTERM)
 	if code := node.wait(t); code != 0 {
