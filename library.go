@@ -43,6 +43,9 @@ type ProvideOptions struct {
 	// Library.Start under its supervisor and reports Library.Down. By
 	// default the kernel starts it under a supervisor of its own.
 	Supervised bool
+	// Name is the process name its log records carry (the node's process
+	// name for it); default the library's own name.
+	Name string
 }
 
 // Library is a library registered with the kernel: a wasm module of kind
@@ -106,7 +109,11 @@ func (k *kernel) Provide(ctx context.Context, m *Module, opts ProvideOptions) (*
 		exports = append(exports, Export{Name: e.Name, Args: e.ArgsShape, Result: e.ResultShape, Description: e.Description})
 	}
 	entry := mf.Entry.Start
-	logger := k.log.With("library", mf.Name)
+	name := opts.Name
+	if name == "" {
+		name = mf.Name
+	}
+	logger := k.log.With("library", mf.Name, "process", name)
 	lib, err := library.NewWasm(library.WasmOptions{
 		Name: mf.Name, Version: mf.Version.String(), Exports: exports,
 		Stateful: mf.Library.Stateful, Instances: k.instances(mf.Library.Instances), Entry: entry, Logger: logger,

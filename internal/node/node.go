@@ -197,7 +197,7 @@ func (n *Node) prepare(ctx context.Context, pc ProcessConfig, m *orbital.Module)
 		n.mu.Unlock()
 	}
 	if mf := m.Manifest(); mf != nil && mf.Kind == manifest.KindLibrary {
-		lib, err := n.k.Provide(ctx, m, orbital.ProvideOptions{Grant: pc.Grant, Config: pc.ConfigJSON, Supervised: true})
+		lib, err := n.k.Provide(ctx, m, orbital.ProvideOptions{Name: pc.Name, Grant: pc.Grant, Config: pc.ConfigJSON, Supervised: true})
 		if err != nil {
 			return fmt.Errorf("library %s: %w", pc.Name, err)
 		}
