@@ -33,6 +33,7 @@ import (
 	"github.com/orbitalfoundation/orbital/internal/node"
 	"github.com/orbitalfoundation/orbital/internal/pack"
 	"github.com/orbitalfoundation/orbital/internal/registry"
+	"github.com/orbitalfoundation/orbital/internal/testwait"
 )
 
 // The test node runs two processes of testdata/greeter.wasm (see
@@ -199,13 +200,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // bound (a hang, not a slow machine).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, 30*time.Second, what, cond)
 }
 
 // noRedirect is a client that hands back redirects instead of following

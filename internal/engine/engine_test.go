@@ -12,6 +12,7 @@ import (
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/capability"
+	"github.com/orbitalfoundation/orbital/internal/testwait"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
@@ -296,13 +297,7 @@ func TestModuleInfo(t *testing.T) {
 // waitFor polls cond until it holds, failing after a generous bound.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 30s")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testwait.For(t, 30*time.Second, "the condition", cond)
 }
 
 type syncBuffer struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/logring"
+	"github.com/orbitalfoundation/orbital/internal/testwait"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
@@ -57,13 +58,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // checkFor polls cond until it holds or the bound passes.
 func checkFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, 30*time.Second, what, cond)
 }
 
 func request(t *testing.T, n *Node, subject, data string) (string, error) {
