@@ -1013,8 +1013,9 @@ func digestOf(t *testing.T, pkg []byte) string {
 // module "webgreeter", with a TLS server of packages it can fetch from.
 type installRig struct {
 	*rig
-	pkgs *httptest.Server
-	good []byte // webgreeter 1.2.3 signed by tester
+	pkgs     *httptest.Server
+	good     []byte    // webgreeter 1.2.3 signed by tester
+	stranger *pack.Key // signs /untrusted.wasm; not in the trust policy
 }
 
 func startInstallRig(t *testing.T) *installRig {
@@ -1035,7 +1036,7 @@ func startInstallRig(t *testing.T) *installRig {
 	if err := pol.Save(filepath.Join(home, pack.PolicyFile)); err != nil {
 		t.Fatal(err)
 	}
-	ir := &installRig{good: makePackage(t, key, "webgreeter", "1.2.3")}
+	ir := &installRig{good: makePackage(t, key, "webgreeter", "1.2.3"), stranger: other}
 	ir.pkgs = packageServer(t, map[string][]byte{
 		"/webgreeter.wasm": ir.good,
 		"/unsigned.wasm":   makePackage(t, nil, "webgreeter", "1.2.4"),
@@ -1299,4 +1300,35 @@ func TestInstallFromOCI(t *testing.T) {
 	r.waitState(t, "webgreeter", api.StateRunning)
 	// An unknown tag is not found, before anything is staged.
 	r.wantAPI(t, "POST", "/api/v1/install/preview", map[string]string{"ref": strings.Replace(ref, ":1.2.3", ":9.9.9", 1)}, nil, http.StatusNotFound, "not_found")
+}
+
+// TestTrustPolicyEditCountsAtOnce: trusting a new publisher in trust.toml
+// on a running node makes its package installable from the URL bar at
+// once — the prompt and the install read the same, current policy.
+func TestTrustPolicyEditCountsAtOnce(t *testing.T) {
+	r := startInstallRig(t)
+	ref := r.pkgs.URL + "/untrusted.wasm"
+	if pv := r.preview(t, ref); pv.Installable || pv.Signature.Trusted {
+		t.Fatalf("before the edit: %+v", pv)
+	}
+	path := filepath.Join(r.home, pack.PolicyFile)
+	pol, err := pack.LoadPolicy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pol.Trust("stranger", r.stranger.Public(), "webgreeter"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pol.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	pv := r.preview(t, ref)
+	if !pv.Installable || !pv.Signature.Trusted || pv.Publisher != "stranger" {
+		t.Fatalf("after the edit: %+v", pv)
+	}
+	var out api.Installed
+	r.wantAPI(t, "POST", "/api/v1/install/"+pv.ID, nil, &out, http.StatusOK, "")
+	if out.Name != "webgreeter" || out.Version != "1.2.5" {
+		t.Fatalf("approved: %+v", out)
+	}
 }

@@ -50,13 +50,21 @@ func Opener(pol *pack.Policy) registry.Opener {
 }
 
 // OpenRegistry opens the device's registry under home with the trust
-// policy of home/trust.toml.
+// policy of home/trust.toml, read again at every install (so an edit of
+// the policy counts at once, for installs as for the install prompt and
+// the re-verification at boot).
 func OpenRegistry(ctx context.Context, home string, log *slog.Logger) (*registry.Registry, error) {
-	pol, err := LoadPolicy(home)
-	if err != nil {
+	if _, err := LoadPolicy(home); err != nil {
 		return nil, fmt.Errorf("trust policy: %w", err)
 	}
-	reg, err := registry.Open(ctx, RegistryDir(home), registry.Options{Open: Opener(pol), Logger: log})
+	open := func(data []byte) (*manifest.Manifest, string, string, error) {
+		pol, err := LoadPolicy(home)
+		if err != nil {
+			return nil, "", "", fmt.Errorf("trust policy: %w", err)
+		}
+		return Opener(pol)(data)
+	}
+	reg, err := registry.Open(ctx, RegistryDir(home), registry.Options{Open: open, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
