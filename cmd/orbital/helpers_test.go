@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
@@ -199,4 +201,23 @@ func manifestModule(toml string) []byte {
 		section(10, []byte{0x01, 0x02, 0x00, 0x0b}),
 		section(0, wname("orbital.manifest"), []byte(toml)),
 	}, nil)
+}
+
+// psByName runs `orbital ps --json` against the running node and returns
+// its processes by name, failing the test when ps fails.
+func psByName(t *testing.T) map[string]api.ProcessInfo {
+	t.Helper()
+	code, out, errOut := runBinary(t, "", "ps", "--json")
+	if code != 0 {
+		t.Fatalf("ps: %d %s", code, errOut)
+	}
+	var list []api.ProcessInfo
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("ps --json: %v\n%s", err, out)
+	}
+	m := make(map[string]api.ProcessInfo, len(list))
+	for _, p := range list {
+		m[p.Name] = p
+	}
+	return m
 }

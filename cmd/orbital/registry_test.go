@@ -140,16 +140,7 @@ func TestBinaryRegistry(t *testing.T) {
 		_, err := os.Stat(control.InfoPath(home))
 		return err == nil
 	})
-	ps := func() map[string]api.ProcessInfo {
-		_, out, _ := bin("ps", "--json")
-		var list []api.ProcessInfo
-		_ = json.Unmarshal([]byte(out), &list)
-		m := map[string]api.ProcessInfo{}
-		for _, p := range list {
-			m[p.Name] = p
-		}
-		return m
-	}
+	ps := func() map[string]api.ProcessInfo { return psByName(t) }
 	checkFor(t, time.Minute, "installed modules running", func() bool {
 		m := ps()
 		return m["camera"].State == api.StateRunning && m["vision"].State == api.StateRunning && m["kv"].State == api.StateRunning

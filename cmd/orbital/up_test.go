@@ -29,22 +29,7 @@ func TestBinaryUp(t *testing.T) {
 		_, err := os.Stat(control.InfoPath(home))
 		return err == nil
 	})
-	ps := func() map[string]api.ProcessInfo {
-		t.Helper()
-		code, out, errOut := runBinary(t, "", "ps", "--json")
-		if code != 0 {
-			t.Fatalf("ps: %d %s", code, errOut)
-		}
-		var list []api.ProcessInfo
-		if err := json.Unmarshal([]byte(out), &list); err != nil {
-			t.Fatalf("ps --json: %v\n%s", err, out)
-		}
-		m := map[string]api.ProcessInfo{}
-		for _, p := range list {
-			m[p.Name] = p
-		}
-		return m
-	}
+	ps := func() map[string]api.ProcessInfo { return psByName(t) }
 	checkFor(t, time.Minute, "the demo processes running", func() bool {
 		m := ps()
 		for _, n := range []string{"ticker", "stats", "echo", "flaky", "camera", "lumen", "fallback"} {
