@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/orbitalfoundation/orbital/internal/leb128"
 )
@@ -68,36 +67,4 @@ func MemoryMinPages(wasm []byte) (pages uint32, ok bool) {
 		return min, true
 	}
 	return 0, false
-}
-
-// checkVectorCounts refuses a binary whose top-level vector sections claim
-// more entries than they have bytes. Every entry of those sections takes at
-// least one byte, so such a count is always malformed — and wazero's decoder
-// preallocates from the count, so a 16-byte module claiming two billion
-// imports would make the kernel run out of memory (found by FuzzCompile).
-func checkVectorCounts(wasm []byte) error {
-	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
-		return nil // not a wasm binary at all: wazero says so precisely
-	}
-	p := wasm[8:]
-	for len(p) > 0 {
-		id := p[0]
-		size, n := leb128.Uint32(p[1:])
-		if n == 0 {
-			return fmt.Errorf("section %d: malformed size", id)
-		}
-		if uint64(len(p)-1-n) < uint64(size) {
-			return fmt.Errorf("section %d: size %d exceeds the %d bytes left", id, size, len(p)-1-n)
-		}
-		body := p[1+n : 1+n+int(size)]
-		p = p[1+n+int(size):]
-		if id == 0 || id == 8 || id == 12 || id > 13 { // custom, start, data count: not vectors
-			continue
-		}
-		count, m := leb128.Uint32(body)
-		if m > 0 && uint64(count) > uint64(len(body)-m) {
-			return fmt.Errorf("section %d claims %d entries in %d bytes", id, count, len(body)-m)
-		}
-	}
-	return nil
 }
