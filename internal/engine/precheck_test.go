@@ -52,3 +52,15 @@ func TestVectorCountsRefuseOverclaims(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCheckVectorCounts measures the pre-check on a 3 MB Go module
+// (its compile takes ~1.7 s).
+func BenchmarkCheckVectorCounts(b *testing.B) {
+	wasm := testwasm.Read(b, "stats")
+	b.SetBytes(int64(len(wasm)))
+	for b.Loop() {
+		if err := checkVectorCounts(wasm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
