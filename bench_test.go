@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital"
-	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
@@ -18,7 +17,7 @@ import (
 // The floors (a Go channel hop, a plain call) are measured beside them.
 // Results and the machine are recorded in docs/BENCHMARKS.md.
 
-func benchKernel(b *testing.B) (orbital.Kernel, *orbital.Module) {
+func benchKernel(b *testing.B) (*orbital.Kernel, *orbital.Module) {
 	b.Helper()
 	k, err := orbital.NewKernel(context.Background(), orbital.NewConfig().WithHome(b.TempDir()).WithMaxRunning(runtime.GOMAXPROCS(0)))
 	if err != nil {
@@ -32,7 +31,7 @@ func benchKernel(b *testing.B) (orbital.Kernel, *orbital.Module) {
 	return k, pong
 }
 
-func spawnPongs(b *testing.B, k orbital.Kernel, pong *orbital.Module, n int) []*orbital.Process {
+func spawnPongs(b *testing.B, k *orbital.Kernel, pong *orbital.Module, n int) []*orbital.Process {
 	b.Helper()
 	ps := make([]*orbital.Process, n)
 	for i := range ps {
@@ -47,15 +46,14 @@ func spawnPongs(b *testing.B, k orbital.Kernel, pong *orbital.Module, n int) []*
 
 // collector registers a native endpoint whose mailbox receives the pongs'
 // answers.
-func collector(b *testing.B, k orbital.Kernel, capacity int) (*bus.Endpoint, *bus.Mailbox) {
+func collector(b *testing.B, k *orbital.Kernel, capacity int) *orbital.Conn {
 	b.Helper()
-	mb := bus.NewMailbox(bus.MailboxConfig{Capacity: capacity, Overflow: bus.Block, BlockTimeout: time.Minute})
-	ep, err := orbital.BusOf(k).Register("bench", 1<<40, bus.AllowAll, mb)
+	c, err := k.Connect("bench", orbital.ConnOptions{Mailbox: capacity, Overflow: "block", BlockTimeout: time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { orbital.BusOf(k).Unregister(ep) })
-	return ep, mb
+	b.Cleanup(c.Close)
+	return c
 }
 
 // BenchmarkRoundTrip: a native endpoint sends to a wasm process, which sends
@@ -65,15 +63,15 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.Run(fmt.Sprintf("wasm/%dB", size), func(b *testing.B) {
 			k, pong := benchKernel(b)
 			spawnPongs(b, k, pong, 1)
-			ep, mb := collector(b, k, 16)
+			ep := collector(b, k, 16)
 			data := make([]byte, size)
 			ctx := context.Background()
 			b.SetBytes(int64(size))
 			for b.Loop() {
-				if err := ep.Send("pong0", bus.Message{Data: data}); err != nil {
+				if err := ep.Send("pong0", data); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := mb.Recv(ctx); err != nil {
+				if _, err := ep.Recv(ctx); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -99,7 +97,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 func BenchmarkRequestReply(b *testing.B) {
 	k, pong := benchKernel(b)
 	spawnPongs(b, k, pong, 1)
-	ep, _ := collector(b, k, 16)
+	ep := collector(b, k, 16)
 	ctx := context.Background()
 	data := make([]byte, 64)
 	for b.Loop() {
@@ -117,7 +115,7 @@ func BenchmarkThroughput(b *testing.B) {
 		b.Run(fmt.Sprintf("procs=%d", n), func(b *testing.B) {
 			k, pong := benchKernel(b)
 			spawnPongs(b, k, pong, n)
-			ep, mb := collector(b, k, 1<<16)
+			ep := collector(b, k, 1<<16)
 			names := make([]string, n)
 			for i := range names {
 				names[i] = fmt.Sprintf("pong%d", i)
@@ -129,12 +127,12 @@ func BenchmarkThroughput(b *testing.B) {
 			sent, got := 0, 0
 			for got < b.N {
 				for sent < b.N && sent-got < window {
-					if err := ep.Send(names[sent%n], bus.Message{Data: data}); err != nil {
+					if err := ep.Send(names[sent%n], data); err != nil {
 						b.Fatal(err)
 					}
 					sent++
 				}
-				if _, err := mb.Recv(ctx); err != nil {
+				if _, err := ep.Recv(ctx); err != nil {
 					b.Fatal(err)
 				}
 				got++

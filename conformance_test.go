@@ -14,7 +14,6 @@ import (
 
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
-	"github.com/orbitalfoundation/orbital/internal/manifest"
 )
 
 // conformanceDir is the public WASI testsuite shipped beside the repository
@@ -97,7 +96,7 @@ func TestWASIConformance(t *testing.T) {
 	fmt.Printf("WASI conformance: %s; total %d/%d passed\n", strings.Join(summary, ", "), passed, total)
 }
 
-func runConformance(t *testing.T, k orbital.Kernel, suite, name string) {
+func runConformance(t *testing.T, k *orbital.Kernel, suite, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var spec wasiSpec
@@ -126,7 +125,7 @@ func runConformance(t *testing.T, k orbital.Kernel, suite, name string) {
 		}
 		grant.Dirs = []orbital.Dir{{Host: dir, Guest: "/"}}
 	}
-	m, err := manifest.Parse([]byte(mf.String()), name+".orbital.toml")
+	m, err := orbital.ParseManifest([]byte(mf.String()), name+".orbital.toml")
 	if err != nil {
 		t.Fatalf("manifest: %v\n%s", err, mf.String())
 	}

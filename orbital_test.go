@@ -16,10 +16,11 @@ import (
 
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/manifest"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
-func newKernel(t *testing.T) orbital.Kernel {
+func newKernel(t *testing.T) *orbital.Kernel {
 	t.Helper()
 	k, err := orbital.NewKernel(context.Background(), orbital.NewConfig().WithHome(t.TempDir()))
 	if err != nil {
@@ -30,7 +31,7 @@ func newKernel(t *testing.T) orbital.Kernel {
 }
 
 // runModule loads build/wasm/NAME.wasm (with its manifest) and runs it to the end.
-func runModule(t *testing.T, k orbital.Kernel, name string, opts orbital.SpawnOptions) (api.ProcessInfo, string, string) {
+func runModule(t *testing.T, k *orbital.Kernel, name string, opts orbital.SpawnOptions) (api.ProcessInfo, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -159,7 +160,12 @@ func TestMetacomputeStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reqs := mod.Manifest().Capabilities.FS; len(reqs) != 0 {
+	mpath, _ := orbital.FindManifest(testwasm.Path(t, "shrink"))
+	mf, err := manifest.Load(mpath)
+	if err != nil || mod.Manifest().Name() != mf.Name {
+		t.Fatalf("shrink's manifest %s: %v", mpath, err)
+	}
+	if reqs := mf.Capabilities.FS; len(reqs) != 0 {
 		t.Fatalf("shrink requests file-system areas %v; the point is that it needs none", reqs)
 	}
 	info, _, errOut := runModule(t, k, "shrink", orbital.SpawnOptions{

@@ -230,14 +230,20 @@ func pace(idle bool) {
 	}
 }
 
-// millis converts a timeout to the ABI's milliseconds: -1 for negative
-// (forever), 0 for zero, else rounded up and capped at MaxInt32.
+// Timeouts of recv, as the ABI numbers them.
+const (
+	timeoutForever = -1 // wait until a message arrives
+	timeoutPoll    = 0  // return at once
+)
+
+// millis converts a timeout to the ABI's milliseconds: timeoutForever for
+// negative, timeoutPoll for zero, else rounded up and capped at MaxInt32.
 func millis(d time.Duration) int32 {
 	switch {
 	case d < 0:
-		return -1
+		return timeoutForever
 	case d == 0:
-		return 0
+		return timeoutPoll
 	case d >= math.MaxInt32*time.Millisecond:
 		return math.MaxInt32
 	}

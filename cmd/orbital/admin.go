@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/admin"
 	"github.com/orbitalfoundation/orbital/internal/control"
 )
@@ -46,8 +47,8 @@ func cmdAdmin(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 }
 
 // readNodeInfo reads the running node's address and token from node.json.
-func readNodeInfo(home string) (control.Info, error) {
-	var info control.Info
+func readNodeInfo(home string) (api.ControlInfo, error) {
+	var info api.ControlInfo
 	data, err := os.ReadFile(control.InfoPath(home))
 	if errors.Is(err, os.ErrNotExist) {
 		return info, fmt.Errorf("no node is running for %s (start one with `orbital up`)", home)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/admin"
 	"github.com/orbitalfoundation/orbital/internal/control"
 )
@@ -54,7 +55,7 @@ func TestAdminCommand(t *testing.T) {
 func TestAdminURLHomeFlag(t *testing.T) {
 	emptyHome(t)
 	other := t.TempDir()
-	info, _ := json.Marshal(control.Info{Addr: "127.0.0.1:9", Token: "a+b/c"})
+	info, _ := json.Marshal(api.ControlInfo{Addr: "127.0.0.1:9", Token: "a+b/c"})
 	if err := os.WriteFile(filepath.Join(other, "node.json"), info, 0o600); err != nil {
 		t.Fatal(err)
 	}

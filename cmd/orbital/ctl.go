@@ -231,7 +231,7 @@ func cmdSub(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	seen := 0
 	errDone := fmt.Errorf("done")
-	err := c.Subscribe(ctx, pos[0], func(m control.Message) error {
+	err := c.Subscribe(ctx, pos[0], func(m api.BusMessage) error {
 		fmt.Fprintf(stdout, "%s %s\n", m.Subject, m.Data)
 		seen++
 		if count > 0 && seen >= count {

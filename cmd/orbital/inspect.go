@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/orbitalfoundation/orbital"
+	"github.com/orbitalfoundation/orbital/api"
 )
 
 const inspectUsage = `Usage: orbital inspect [flags] MODULE.wasm
@@ -42,7 +43,14 @@ func cmdInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer k.Close(ctx)
-	mod, err := orbital.LoadFileWith(ctx, k, pos[0], orbital.LoadOptions{Manifest: *manifestPath})
+	var opts orbital.LoadOptions
+	if *manifestPath != "" {
+		if opts.Manifest, err = orbital.LoadManifest(*manifestPath); err != nil {
+			fmt.Fprintf(stderr, "orbital inspect: %v\n", err)
+			return codeFor(err)
+		}
+	}
+	mod, err := k.LoadFileWith(ctx, pos[0], opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital inspect: %v\n", err)
 		return codeFor(err)
@@ -50,9 +58,9 @@ func cmdInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	info := mod.Info()
 	if *asJSON {
 		out := struct {
-			Module   string             `json:"module"`
-			Info     orbital.ModuleInfo `json:"info"`
-			Manifest *orbital.Manifest  `json:"manifest,omitempty"`
+			Module   string            `json:"module"`
+			Info     api.WasmInfo      `json:"info"`
+			Manifest *orbital.Manifest `json:"manifest,omitempty"`
 		}{mod.Label(), info, mod.Manifest()}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -65,8 +73,8 @@ func cmdInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(w, "module\t%s\n", mod.Label())
 	fmt.Fprintf(w, "sha256\t%s\n", info.Digest)
 	if m := mod.Manifest(); m != nil {
-		fmt.Fprintf(w, "kind\t%s\n", m.Kind)
-		fmt.Fprintf(w, "manifest\t%s\n", m.Source)
+		fmt.Fprintf(w, "kind\t%s\n", m.Kind())
+		fmt.Fprintf(w, "manifest\t%s\n", m.Source())
 	} else {
 		fmt.Fprintf(w, "manifest\tnone (the module gets only stdio and what flags grant)\n")
 	}
@@ -93,7 +101,7 @@ func cmdInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  %s (%d bytes)\n", s.Name, s.Size)
 	}
 	if m := mod.Manifest(); m != nil {
-		c := m.Capabilities
+		c := m.Requests()
 		fmt.Fprintln(stdout, "\nmanifest requests:")
 		fmt.Fprintf(stdout, "  args=%v env=%v stdin=%v stdout=%v stderr=%v clock=%v random=%v network=%v\n",
 			c.Args, c.Env, c.Stdin, c.Stdout, c.Stderr, c.Clock, c.Random, c.Network)
@@ -104,9 +112,15 @@ func cmdInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(stdout, "  fs %s (%s)%s\n", r.Path, access, map[bool]string{true: " optional"}[r.Optional])
 		}
-		for _, n := range sortedKeys(m.IO) {
-			io := m.IO[n]
-			fmt.Fprintf(stdout, "  io %s: %s %s bound to %s\n", n, io.Direction, io.Type, io.Bind)
+		for _, io := range m.Streams() {
+			dir, bind := "in", "stdio"
+			if io.Output {
+				dir = "out"
+			}
+			if io.File {
+				bind = "file"
+			}
+			fmt.Fprintf(stdout, "  io %s: %s stream bound to %s\n", io.Name, dir, bind)
 		}
 	}
 	return exitOK

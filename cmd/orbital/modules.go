@@ -17,18 +17,19 @@ import (
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/control"
 	"github.com/orbitalfoundation/orbital/internal/fetch"
+	"github.com/orbitalfoundation/orbital/internal/install"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
-	"github.com/orbitalfoundation/orbital/internal/node"
+	nodemodules "github.com/orbitalfoundation/orbital/internal/node/modules"
 	"github.com/orbitalfoundation/orbital/internal/registry"
 )
 
 // modules is the device's registry, through the running node when there
 // is one (it holds the registry open) or opened directly otherwise.
 type modules interface {
-	Install(ctx context.Context, pkg []byte, force bool) (registry.Record, error)
-	List(ctx context.Context) ([]registry.Summary, error)
-	Info(ctx context.Context, name, version string) (registry.ModuleInfo, error)
-	Remove(ctx context.Context, name, version string, force bool) ([]registry.Record, error)
+	Install(ctx context.Context, pkg []byte, force bool) (api.ModuleRecord, error)
+	List(ctx context.Context) ([]api.ModuleSummary, error)
+	Info(ctx context.Context, name, version string) (api.ModuleDetail, error)
+	Remove(ctx context.Context, name, version string, force bool) ([]api.ModuleRecord, error)
 	Pin(ctx context.Context, name, version string) error
 	Query(ctx context.Context, kind, arg string) (any, error)
 	Close()
@@ -36,14 +37,16 @@ type modules interface {
 
 type remoteModules struct{ c *control.Client }
 
-func (r remoteModules) Install(ctx context.Context, pkg []byte, force bool) (registry.Record, error) {
+func (r remoteModules) Install(ctx context.Context, pkg []byte, force bool) (api.ModuleRecord, error) {
 	return r.c.Install(ctx, pkg, force)
 }
-func (r remoteModules) List(ctx context.Context) ([]registry.Summary, error) { return r.c.Modules(ctx) }
-func (r remoteModules) Info(ctx context.Context, name, version string) (registry.ModuleInfo, error) {
+func (r remoteModules) List(ctx context.Context) ([]api.ModuleSummary, error) {
+	return r.c.Modules(ctx)
+}
+func (r remoteModules) Info(ctx context.Context, name, version string) (api.ModuleDetail, error) {
 	return r.c.ModuleInfo(ctx, name, version)
 }
-func (r remoteModules) Remove(ctx context.Context, name, version string, force bool) ([]registry.Record, error) {
+func (r remoteModules) Remove(ctx context.Context, name, version string, force bool) ([]api.ModuleRecord, error) {
 	return r.c.Remove(ctx, name, version, force)
 }
 func (r remoteModules) Pin(ctx context.Context, name, version string) error {
@@ -54,23 +57,32 @@ func (r remoteModules) Query(ctx context.Context, kind, arg string) (any, error)
 }
 func (r remoteModules) Close() {}
 
-type localModules struct{ reg *registry.Registry }
+// localModules is the registry opened by the CLI, behind the same trust
+// gate as a node's.
+type localModules struct {
+	reg  *registry.Registry
+	gate *install.Gate
+}
 
-func (l localModules) Install(ctx context.Context, pkg []byte, force bool) (registry.Record, error) {
-	return l.reg.InstallWith(ctx, pkg, registry.InstallOptions{Force: force})
+func (l localModules) Install(ctx context.Context, pkg []byte, force bool) (api.ModuleRecord, error) {
+	p, err := l.gate.Open(pkg)
+	if err != nil {
+		return api.ModuleRecord{}, fmt.Errorf("install: %w", err)
+	}
+	return l.reg.Install(ctx, p.Registry(), registry.InstallOptions{Force: force})
 }
-func (l localModules) List(context.Context) ([]registry.Summary, error) { return l.reg.List() }
-func (l localModules) Info(_ context.Context, name, version string) (registry.ModuleInfo, error) {
-	return l.reg.Info(name, version)
+func (l localModules) List(context.Context) ([]api.ModuleSummary, error) { return l.reg.List() }
+func (l localModules) Info(_ context.Context, name, version string) (api.ModuleDetail, error) {
+	return nodemodules.Detail(l.reg, name, version)
 }
-func (l localModules) Remove(_ context.Context, name, version string, force bool) ([]registry.Record, error) {
+func (l localModules) Remove(_ context.Context, name, version string, force bool) ([]api.ModuleRecord, error) {
 	return l.reg.Remove(name, version, force)
 }
 func (l localModules) Pin(_ context.Context, name, version string) error {
 	return l.reg.Pin(name, version)
 }
 func (l localModules) Query(_ context.Context, kind, arg string) (any, error) {
-	return node.QueryRegistry(l.reg, kind, arg)
+	return control.Query(l.reg, kind, arg)
 }
 func (l localModules) Close() { _ = l.reg.Close() }
 
@@ -93,12 +105,17 @@ func modulesCommand(name, usage string, args []string, stdout, stderr io.Writer,
 		fmt.Fprintf(stderr, "orbital %s: %v\n", name, err)
 		return nil, nil, exitFailure
 	}
-	reg, err := node.OpenRegistry(context.Background(), home, nil)
+	gate := install.NewGate(home)
+	if err := gate.Check(); err != nil {
+		fmt.Fprintf(stderr, "orbital %s: %v\n", name, err)
+		return nil, nil, codeFor(err)
+	}
+	reg, err := nodemodules.OpenRegistry(context.Background(), home, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital %s: %v\n", name, err)
 		return nil, nil, codeFor(err)
 	}
-	return localModules{reg}, pos, -1
+	return localModules{reg: reg, gate: gate}, pos, -1
 }
 
 // registryCode maps registry errors to exit codes.
@@ -352,7 +369,7 @@ Flags:
 		}
 		version = previousVersion(info)
 		if version == "" {
-			fmt.Fprintf(stderr, "orbital rollback: %s has no version before %s\n", name, info.Record.Version)
+			fmt.Fprintf(stderr, "orbital rollback: %s has no version before %s\n", name, info.Version)
 			return exitUsage
 		}
 	}
@@ -369,10 +386,10 @@ Flags:
 }
 
 // previousVersion is the installed version just below the active one.
-func previousVersion(info registry.ModuleInfo) string {
+func previousVersion(info api.ModuleDetail) string {
 	prev := ""
 	for _, v := range info.Versions { // ascending
-		if v == info.Record.Version {
+		if v == info.Version {
 			return prev
 		}
 		prev = v

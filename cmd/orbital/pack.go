@@ -10,6 +10,8 @@ import (
 
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/install"
+	"github.com/orbitalfoundation/orbital/internal/manifest"
 	"github.com/orbitalfoundation/orbital/internal/pack"
 )
 
@@ -48,7 +50,7 @@ func cmdPack(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	var data []byte
-	var m *orbital.Manifest
+	var m *manifest.Manifest
 	if st.IsDir() {
 		if *manifestPath != "" {
 			fmt.Fprintln(stderr, "orbital pack: --manifest applies to a MODULE.wasm; a DIR has its orbital.toml")
@@ -286,16 +288,17 @@ func cmdVerify(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return packCode(err)
 		}
 	}
-	p, err := pack.OpenFile(pos[0])
+	data, err := os.ReadFile(pos[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital verify: %v\n", err)
 		return packCode(err)
 	}
-	v, verr := pol.Verify(p)
-	if verr != nil && !errors.Is(verr, api.ErrPermissionDenied) {
-		fmt.Fprintf(stderr, "orbital verify: %v\n", verr)
-		return packCode(verr)
+	p, err := install.PolicyGate(pol).Inspect(data)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital verify: %s: %v\n", pos[0], err)
+		return packCode(err)
 	}
+	v, verr := p.Verdict.Verdict, p.Verdict.Err
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "module\t%s (%s)\n", p.Manifest, p.Manifest.Kind)
 	fmt.Fprintf(w, "digest\t%s\n", v.Digest)

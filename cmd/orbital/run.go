@@ -93,28 +93,34 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	var m *manifest.Manifest
+	// The manifest, parsed once: it names the stream flags, and the kernel
+	// loads the module with it.
+	var m *orbital.Manifest
 	mpath := explicitManifest
 	if mpath == "" {
 		mpath, _ = orbital.FindManifest(modPath)
 	}
 	if mpath != "" {
 		var err error
-		if m, err = manifest.Load(mpath); err != nil {
+		if m, err = orbital.LoadManifest(mpath); err != nil {
 			fmt.Fprintf(stderr, "orbital run: %v\n", err)
 			return exitBadInput
 		}
-	} else if m = embeddedManifest(modPath); m != nil {
-		// Only to learn the stream names; the kernel parses it again on load.
+	} else {
+		m = embeddedManifest(modPath)
 	}
 	streams := map[string]*string{}
 	if m != nil {
-		for name, decl := range m.IO {
-			if fs.Lookup(name) != nil {
-				fmt.Fprintf(stderr, "orbital run: io stream %q in %s clashes with a flag of orbital run\n", name, mpath)
+		for _, decl := range m.Streams() {
+			if fs.Lookup(decl.Name) != nil {
+				fmt.Fprintf(stderr, "orbital run: io stream %q in %s clashes with a flag of orbital run\n", decl.Name, m.Source())
 				return exitBadInput
 			}
-			streams[name] = fs.String(name, "", fmt.Sprintf("host file for the module's %s stream %q", decl.Direction, name))
+			dir := "in"
+			if decl.Output {
+				dir = "out"
+			}
+			streams[decl.Name] = fs.String(decl.Name, "", fmt.Sprintf("host file for the module's %s stream %q", dir, decl.Name))
 		}
 	}
 	positional, err := parseInterleaved(fs, flagArgs)
@@ -142,7 +148,7 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cfg := orbital.NewConfig().WithHome(home).WithLogger(logger).WithCompileCache(!f.noCache)
 	if f.trust && m != nil {
-		cfg = cfg.WithTrusted(m.Name)
+		cfg = cfg.WithTrusted(m.Name())
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -181,7 +187,7 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "orbital: compiling %s…\n", modPath)
 		}
 	}
-	mod, err := orbital.LoadFileWith(ctx, k, modPath, orbital.LoadOptions{Manifest: explicitManifest, Progress: progress})
+	mod, err := k.LoadFileWith(ctx, modPath, orbital.LoadOptions{Manifest: m, Progress: progress})
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital run: %v\n", err)
 		return codeFor(err)
@@ -243,7 +249,7 @@ func (f *runFlags) grant(args []string) (orbital.Grant, error) {
 	g := orbital.Grant{Args: args, Stdin: !f.noStdin, Stdout: true, Stderr: true,
 		Clock: f.clock, Random: f.random, Network: f.nets, Env: map[string]string{}}
 	for _, d := range f.dirs {
-		dir, err := capability.ParseDirFlag(d)
+		dir, err := orbital.ParseDir(d)
 		if err != nil {
 			return g, fmt.Errorf("--dir %s: %w", d, err)
 		}
@@ -287,7 +293,7 @@ func (f *runFlags) grant(args []string) (orbital.Grant, error) {
 
 // embeddedManifest returns the manifest carried in the module's custom
 // section, or nil (a broken one is reported when the kernel loads it).
-func embeddedManifest(path string) *manifest.Manifest {
+func embeddedManifest(path string) *orbital.Manifest {
 	wasm, err := os.ReadFile(path)
 	if err != nil {
 		return nil
@@ -296,7 +302,7 @@ func embeddedManifest(path string) *manifest.Manifest {
 	if !ok {
 		return nil
 	}
-	m, err := manifest.Parse(data, path+"#"+orbital.ManifestSection)
+	m, err := orbital.ParseManifest(data, path+"#"+orbital.ManifestSection)
 	if err != nil {
 		return nil
 	}

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital"
+	"github.com/orbitalfoundation/orbital/internal/admin"
 	"github.com/orbitalfoundation/orbital/internal/control"
 	"github.com/orbitalfoundation/orbital/internal/node"
+	"github.com/orbitalfoundation/orbital/internal/node/config"
 )
 
 const upUsage = `Usage: orbital up [flags] [NODE.toml]
@@ -52,12 +54,12 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *home == "" {
 		*home = orbital.DefaultHome()
 	}
-	var cfg *node.Config
+	var cfg *config.Config
 	if len(pos) == 1 {
-		cfg, err = node.LoadConfig(pos[0], *home)
+		cfg, err = config.Load(pos[0], *home)
 	} else {
 		wd, _ := os.Getwd()
-		cfg, err = node.ParseConfig(node.DemoConfig, "built-in demo config", wd, *home)
+		cfg, err = config.Parse(config.Demo, "built-in demo config", wd, *home)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital up: %v\n", err)
@@ -83,24 +85,28 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := node.Start(ctx, cfg, *home, logger)
+	n, err := node.Start(ctx, cfg, *home, logger, node.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital up: %v\n", err)
 		return codeFor(err)
 	}
-	srv, err := control.Listen(control.Options{Addr: cfg.Control, Home: *home, Token: token}, n)
+	// The control listener serves the control API inside the admin panel's
+	// authentication (bearer token, or the panel's session with CSRF checks).
+	srv, err := control.Listen(control.Options{Addr: cfg.Control, Home: *home, Token: token})
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital up: %v\n", err)
 		_ = n.Close(context.Background())
 		return exitFailure
 	}
+	site, closeSite := admin.Site(srv.Token(), n.Backends())
+	srv.Serve(site, closeSite)
 	logger.Info("node up", "config", cfg.Source, "processes", len(cfg.Processes), "control", "http://"+srv.Addr(), "home", *home)
 	fmt.Fprintf(stdout, "orbital: node up with %d processes; control API on %s (try: orbital ps)\n", len(cfg.Processes), srv.Addr())
 	if isTerminal(stdout) {
 		// Printed once, to the person at the terminal; never to the logs.
-		fmt.Fprintf(stdout, "orbital: admin panel: %s\n", srv.LoginURL())
+		fmt.Fprintf(stdout, "orbital: admin panel: %s\n", admin.LoginURL(srv.Addr(), srv.Token()))
 	} else {
-		fmt.Fprintf(stdout, "orbital: admin panel at %s (log in with: orbital admin url)\n", srv.AdminURL())
+		fmt.Fprintf(stdout, "orbital: admin panel at %s (log in with: orbital admin url)\n", admin.URL(srv.Addr()))
 	}
 
 	code := exitOK

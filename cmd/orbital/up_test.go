@@ -123,7 +123,7 @@ func TestBinaryUp(t *testing.T) {
 	}
 	// Without the token the API refuses.
 	data, _ := os.ReadFile(control.InfoPath(home))
-	var info control.Info
+	var info api.ControlInfo
 	_ = json.Unmarshal(data, &info)
 	if info.Token == "" || !strings.HasPrefix(info.Addr, "127.0.0.1:") {
 		t.Fatalf("node.json = %s", data)

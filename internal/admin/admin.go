@@ -42,7 +42,7 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
-	"github.com/orbitalfoundation/orbital/internal/bus"
+	"github.com/orbitalfoundation/orbital/internal/control"
 )
 
 // Paths and names of the panel.
@@ -63,12 +63,35 @@ const (
 	MaxSessions = 64
 )
 
-// Source is what the panel reads from the node (control.Backend and
-// node.Node implement it).
+// Source is what the panel reads from the node for its live views.
 type Source interface {
 	Processes() []api.ProcessInfo
-	BusStats() bus.Stats
-	Subscribe(ctx context.Context, pattern string, fn func(bus.Message) error) error
+	BusStats() api.BusStats
+	Subscribe(ctx context.Context, pattern string, fn func(api.BusMessage) error) error
+	Health() api.NodeHealth
+}
+
+// Site is the whole control listener of a node: the panel, its event
+// stream and the control API (b), every request authenticated by Guard
+// with token. Close the returned function when the listener shuts down:
+// it ends the open streams.
+func Site(token string, b control.Backends) (http.Handler, func()) {
+	cAPI := control.NewAPI(b)
+	a := New(token, source{b})
+	mux := http.NewServeMux()
+	a.Mount(mux)
+	mux.Handle("/", cAPI)
+	return a.Guard(mux), func() { a.Close(); cAPI.Close() }
+}
+
+// source is the panel's view of the control backends.
+type source struct{ b control.Backends }
+
+func (s source) Processes() []api.ProcessInfo { return s.b.Processes.Processes() }
+func (s source) BusStats() api.BusStats       { return s.b.Bus.BusStats() }
+func (s source) Health() api.NodeHealth       { return s.b.Node.Health() }
+func (s source) Subscribe(ctx context.Context, pattern string, fn func(api.BusMessage) error) error {
+	return s.b.Bus.Subscribe(ctx, pattern, fn)
 }
 
 //go:embed ui/index.html ui/static

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
-	"github.com/orbitalfoundation/orbital/internal/bus"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef"
@@ -26,7 +25,7 @@ const testToken = "0123456789abcdef0123456789abcdef"
 type fakeSource struct {
 	mu    sync.Mutex
 	procs []api.ProcessInfo
-	subs  []func(bus.Message) error
+	subs  []func(api.BusMessage) error
 }
 
 func (f *fakeSource) Processes() []api.ProcessInfo {
@@ -35,15 +34,17 @@ func (f *fakeSource) Processes() []api.ProcessInfo {
 	return append([]api.ProcessInfo(nil), f.procs...)
 }
 
-func (f *fakeSource) BusStats() bus.Stats { return bus.Stats{Subscriptions: 2} }
+func (f *fakeSource) BusStats() api.BusStats { return api.BusStats{Subscriptions: 2} }
 
-func (f *fakeSource) Subscribe(ctx context.Context, pattern string, fn func(bus.Message) error) error {
+func (f *fakeSource) Subscribe(ctx context.Context, pattern string, fn func(api.BusMessage) error) error {
 	f.mu.Lock()
 	f.subs = append(f.subs, fn)
 	f.mu.Unlock()
 	<-ctx.Done()
 	return nil
 }
+
+func (f *fakeSource) Health() api.NodeHealth { return api.NodeHealth{Status: "ok"} }
 
 func (f *fakeSource) setState(name string, st api.State) {
 	f.mu.Lock()
@@ -52,10 +53,10 @@ func (f *fakeSource) setState(name string, st api.State) {
 			f.procs[i].State = st
 		}
 	}
-	subs := append([]func(bus.Message) error(nil), f.subs...)
+	subs := append([]func(api.BusMessage) error(nil), f.subs...)
 	f.mu.Unlock()
 	for _, fn := range subs {
-		_ = fn(bus.Message{Subject: "$sys.process." + name + ".stopped"})
+		_ = fn(api.BusMessage{Subject: "$sys.process." + name + ".stopped"})
 	}
 }
 
@@ -326,6 +327,7 @@ func TestAdminEvents(t *testing.T) {
 	want := []struct{ event, contains string }{
 		{EventProcesses, `"name":"ticker"`},
 		{EventBus, `"Subscriptions":2`},
+		{EventNode, `"status":"ok"`},
 	}
 	for _, w := range want {
 		name, data := readEvent(t, rd)

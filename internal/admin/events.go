@@ -9,48 +9,20 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
-	"github.com/orbitalfoundation/orbital/internal/bus"
+	"github.com/orbitalfoundation/orbital/internal/sse"
+	"github.com/orbitalfoundation/orbital/internal/subject"
 )
 
 // Event names on the stream.
 const (
 	EventProcesses = "processes" // data: [api.ProcessInfo]
-	EventBus       = "bus"       // data: bus.Stats
-	EventNode      = "node"      // data: api.NodeHealth, when the source reports it; at most every HealthEvery
-	// EventLog is a process's log line (data: logring.Line) on the
-	// per-process stream GET /api/v1/processes/{name}/logs/stream, served
-	// by the control server.
-	EventLog = "log"
+	EventBus       = "bus"       // data: api.BusStats
+	EventNode      = "node"      // data: api.NodeHealth; at most every HealthEvery
 )
-
-// Heartbeat is how often an idle event stream gets a comment line, so a
-// client that went away is noticed.
-const Heartbeat = 15 * time.Second
-
-// StartStream begins a Server-Sent Events answer on w: the headers (no
-// caching, no proxy buffering), a reconnection hint of 2 s, flushed. It
-// reports whether the client is still there.
-func StartStream(w http.ResponseWriter, fl http.Flusher) bool {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
-		return false
-	}
-	fl.Flush()
-	return true
-}
 
 // HealthEvery is how often the stream sends the node's health (it changes
 // all the time: uptime, CPU).
 const HealthEvery = 2 * time.Second
-
-// healthSource is a Source that reports the node's own health.
-type healthSource interface {
-	Health() api.NodeHealth
-}
 
 // Events serves GET /api/v1/events, a Server-Sent Events stream: a
 // "processes" event with the process table and a "bus" event with the bus
@@ -74,7 +46,7 @@ func (a *Admin) Events() http.Handler {
 		subDone := make(chan struct{})
 		go func() {
 			defer close(subDone)
-			_ = a.src.Subscribe(ctx, bus.SysPrefix+"process.>", func(bus.Message) error {
+			_ = a.src.Subscribe(ctx, subject.SysPrefix+"process.>", func(api.BusMessage) error {
 				select {
 				case kick <- struct{}{}:
 				default:
@@ -84,7 +56,7 @@ func (a *Admin) Events() http.Handler {
 		}()
 		defer func() { cancel(); <-subDone }()
 
-		if !StartStream(w, fl) {
+		if !sse.Start(w, fl) {
 			return
 		}
 
@@ -98,11 +70,10 @@ func (a *Admin) Events() http.Handler {
 			if st.wrote {
 				fl.Flush()
 				st.wrote, st.last = false, time.Now()
-			} else if time.Since(st.last) >= Heartbeat {
-				if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+			} else if time.Since(st.last) >= sse.Heartbeat {
+				if sse.Ping(w, fl) != nil {
 					return
 				}
-				fl.Flush()
 				st.last = time.Now()
 			}
 			select {
@@ -140,9 +111,9 @@ func (s *stream) update(src Source) error {
 	if err := s.send(EventBus, stats, &s.lastBu); err != nil {
 		return err
 	}
-	if hs, ok := src.(healthSource); ok && time.Since(s.healthAt) >= HealthEvery {
+	if time.Since(s.healthAt) >= HealthEvery {
 		s.healthAt = time.Now()
-		h, err := json.Marshal(hs.Health())
+		h, err := json.Marshal(src.Health())
 		if err != nil {
 			return fmt.Errorf("admin: health: %w", err)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/orbitalfoundation/orbital/api"
 )
 
 // Message is one message on the bus.
@@ -471,77 +473,15 @@ func (b *Bus) deny(e *Endpoint, op, target string, err error) error {
 	return err
 }
 
-// Stats is a snapshot of the bus's counters, for `orbital ps` and the
-// admin panel.
-type Stats struct {
-	// Subjects holds per-subject counters, sorted by subject. Replies to
-	// requests are counted together under InboxSubjects, subjects beyond
-	// Options.MaxTrackedSubjects under OtherSubjects.
-	Subjects []SubjectStats
-	// Endpoints holds per-endpoint counters, sorted by name.
-	Endpoints []EndpointStats
-	// Direct counts Endpoint.Send traffic.
-	Direct DirectStats
-	// Subscriptions is the number of live subscriptions.
-	Subscriptions int
-	// Denied is the number of refused operations (all kinds).
-	Denied uint64
-}
-
-// Names of the aggregate rows in Stats.Subjects.
+// Names of the aggregate rows in api.BusStats.Subjects.
 const (
-	InboxSubjects = "_inbox.>"
-	OtherSubjects = "(other)"
+	InboxSubjects = api.InboxSubjects
+	OtherSubjects = api.OtherSubjects
 )
 
-// SubjectStats counts the traffic on one subject.
-type SubjectStats struct {
-	// Subject is the subject, or InboxSubjects / OtherSubjects.
-	Subject string
-	// Published counts accepted publishes (and requests, and replies).
-	Published uint64
-	// Delivered counts copies queued in a receiver's mailbox.
-	Delivered uint64
-	// Dropped counts copies a full mailbox refused (or evicted others for).
-	Dropped uint64
-	// Unrouted counts publishes that found no subscriber.
-	Unrouted uint64
-	// Denied counts publishes and requests refused by permissions.
-	Denied uint64
-}
-
-// DirectStats counts Endpoint.Send traffic.
-type DirectStats struct {
-	Sent      uint64 // sends that passed the checks
-	Delivered uint64 // of those, queued in the receiver's mailbox
-	Dropped   uint64 // refused by, or evicted from, a full mailbox
-	Denied    uint64 // refused by SendTo permissions or a reserved label
-}
-
-// EndpointStats counts one endpoint's traffic.
-type EndpointStats struct {
-	Name string // the endpoint's name
-	ID   uint64 // the ID it was registered with
-	// Out counts messages the endpoint published, sent, requested or replied.
-	Out uint64
-	// In counts messages queued in its mailbox plus replies it received.
-	In uint64
-	// Denied counts its refused operations.
-	Denied uint64
-	// Dropped counts messages for it that were dropped (mailbox full).
-	Dropped uint64
-	// Queued is its mailbox's current length.
-	Queued int
-	// Subscriptions is its number of live subscriptions.
-	Subscriptions int
-	// Patterns are the patterns it subscribes to, sorted; a queue
-	// subscription reads "PATTERN (queue GROUP)".
-	Patterns []string `json:",omitempty"`
-}
-
 // Stats returns a snapshot of the counters.
-func (b *Bus) Stats() Stats {
-	var st Stats
+func (b *Bus) Stats() api.BusStats {
+	var st api.BusStats
 	b.statsMu.Lock()
 	for subj, c := range b.subjects {
 		st.Subjects = append(st.Subjects, c.snapshot(subj))
@@ -567,7 +507,7 @@ func (b *Bus) Stats() Stats {
 	st.Subscriptions = b.nsubs
 	b.subMu.RUnlock()
 	st.Denied = b.denied.Load()
-	st.Direct = DirectStats{
+	st.Direct = api.DirectStats{
 		Sent:      sent,
 		Delivered: ok,
 		Dropped:   b.direct.dropped.Load(),
@@ -576,8 +516,8 @@ func (b *Bus) Stats() Stats {
 	return st
 }
 
-func (c *subjectCounters) snapshot(subject string) SubjectStats {
-	return SubjectStats{
+func (c *subjectCounters) snapshot(subject string) api.SubjectStats {
+	return api.SubjectStats{
 		Subject:   subject,
 		Published: c.published.Load(),
 		Delivered: c.delivered.Load(),

@@ -52,7 +52,7 @@ func TestFanOutAndWildcards(t *testing.T) {
 		}
 	}
 	st := b.Stats()
-	want := map[string]SubjectStats{
+	want := map[string]api.SubjectStats{
 		"a.b":   {Subject: "a.b", Published: 2, Delivered: 10},
 		"a.c":   {Subject: "a.c", Published: 1, Delivered: 3},
 		"a.b.c": {Subject: "a.b.c", Published: 1, Delivered: 3},

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/orbitalfoundation/orbital/api"
 )
 
 // Endpoint is an identity on the bus: a process, a native driver, the CLI.
@@ -62,7 +64,7 @@ func (e *Endpoint) MaxMessageSize() int { return e.maxMsg }
 func (e *Endpoint) Done() <-chan struct{} { return e.done }
 
 // Stats returns the endpoint's counters.
-func (e *Endpoint) Stats() EndpointStats {
+func (e *Endpoint) Stats() api.EndpointStats {
 	in, _, _ := e.mb.Stats()
 	e.bus.subMu.RLock()
 	n := len(e.subs)
@@ -79,7 +81,7 @@ func (e *Endpoint) Stats() EndpointStats {
 	}
 	e.bus.subMu.RUnlock()
 	slices.Sort(pats)
-	return EndpointStats{
+	return api.EndpointStats{
 		Name:          e.name,
 		ID:            e.id,
 		Out:           e.out.Load(),

@@ -342,7 +342,7 @@ func TestFlood(t *testing.T) {
 				t.Errorf("bounds exceeded: max len %d, max bytes %d, %d chunks", maxLen, maxBytesSeen, mb.chunks)
 			}
 			in, out, dropped := mb.Stats()
-			var flood SubjectStats
+			var flood api.SubjectStats
 			for _, s := range b.Stats().Subjects {
 				if s.Subject == "flood" {
 					flood = s

@@ -74,6 +74,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
 )
 
@@ -85,8 +86,9 @@ var ErrNotGranted = errors.New("capability not granted")
 // ErrInvalidGrant is wrapped by errors about a malformed Grant (a relative or
 // unclean guest path, the same guest path granted twice, a bad variable
 // name, a limit out of range, a malformed calls entry) and by ParseDirFlag,
-// ParseEnvFlag, ParseCallFlag, ValidateCall and MemoryPages.
-var ErrInvalidGrant = errors.New("invalid grant")
+// ParseEnvFlag, ParseCallFlag, ValidateCall and MemoryPages. It wraps
+// api.ErrInvalid.
+var ErrInvalidGrant = fmt.Errorf("%w grant", api.ErrInvalid)
 
 // PageSize is the size of one wasm memory page.
 const PageSize = manifest.PageSize

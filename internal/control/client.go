@@ -16,14 +16,11 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
-	"github.com/orbitalfoundation/orbital/internal/library"
-	"github.com/orbitalfoundation/orbital/internal/logring"
-	"github.com/orbitalfoundation/orbital/internal/registry"
 )
 
 // Client talks to a local node's control API.
 type Client struct {
-	info Info
+	info api.ControlInfo
 	http *http.Client
 }
 
@@ -37,7 +34,7 @@ func Dial(home string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var info Info
+	var info api.ControlInfo
 	if err := json.Unmarshal(data, &info); err != nil {
 		return nil, fmt.Errorf("%s: %w", InfoPath(home), err)
 	}
@@ -114,8 +111,8 @@ func (c *Client) Call(ctx context.Context, lib, fn string, args []byte, timeout 
 }
 
 // Libraries lists the node's libraries.
-func (c *Client) Libraries(ctx context.Context) ([]library.Info, error) {
-	var ls []library.Info
+func (c *Client) Libraries(ctx context.Context) ([]api.LibraryInfo, error) {
+	var ls []api.LibraryInfo
 	return ls, c.do(ctx, "GET", "/api/v1/libraries", nil, &ls)
 }
 
@@ -147,14 +144,9 @@ func (c *Client) Request(ctx context.Context, subject, data string, timeoutMS in
 	return out.Data, err
 }
 
-// Message is one message streamed by Subscribe.
-type Message struct {
-	Subject, From, Reply, Data string
-}
-
 // Subscribe streams messages matching pattern to fn until ctx ends or fn
 // returns an error.
-func (c *Client) Subscribe(ctx context.Context, pattern string, fn func(Message) error) error {
+func (c *Client) Subscribe(ctx context.Context, pattern string, fn func(api.BusMessage) error) error {
 	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+c.info.Addr+"/api/v1/bus/subscribe?subject="+pattern, nil)
 	if err != nil {
 		return err
@@ -176,7 +168,7 @@ func (c *Client) Subscribe(ctx context.Context, pattern string, fn func(Message)
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	for sc.Scan() {
-		var m Message
+		var m api.BusMessage
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			return err
 		}
@@ -204,26 +196,26 @@ func (c *Client) doRaw(ctx context.Context, method, path string, body []byte, ou
 }
 
 // Install installs a package on the node (and runs it per its triggers).
-func (c *Client) Install(ctx context.Context, pkg []byte, force bool) (registry.Record, error) {
-	var rec registry.Record
+func (c *Client) Install(ctx context.Context, pkg []byte, force bool) (api.ModuleRecord, error) {
+	var rec api.ModuleRecord
 	return rec, c.doRaw(ctx, "POST", "/api/v1/modules?force="+strconv.FormatBool(force), pkg, &rec)
 }
 
 // Modules lists the installed modules.
-func (c *Client) Modules(ctx context.Context) ([]registry.Summary, error) {
-	var out []registry.Summary
+func (c *Client) Modules(ctx context.Context) ([]api.ModuleSummary, error) {
+	var out []api.ModuleSummary
 	return out, c.do(ctx, "GET", "/api/v1/modules", nil, &out)
 }
 
 // ModuleInfo describes name@version ("" = the active version).
-func (c *Client) ModuleInfo(ctx context.Context, name, version string) (registry.ModuleInfo, error) {
-	var out registry.ModuleInfo
+func (c *Client) ModuleInfo(ctx context.Context, name, version string) (api.ModuleDetail, error) {
+	var out api.ModuleDetail
 	return out, c.do(ctx, "GET", "/api/v1/modules/"+name+"?version="+url.QueryEscape(version), nil, &out)
 }
 
 // Remove uninstalls name@version ("" = every version).
-func (c *Client) Remove(ctx context.Context, name, version string, force bool) ([]registry.Record, error) {
-	var out []registry.Record
+func (c *Client) Remove(ctx context.Context, name, version string, force bool) ([]api.ModuleRecord, error) {
+	var out []api.ModuleRecord
 	return out, c.do(ctx, "DELETE", "/api/v1/modules/"+name+"?version="+url.QueryEscape(version)+"&force="+strconv.FormatBool(force), nil, &out)
 }
 
@@ -232,7 +224,8 @@ func (c *Client) Pin(ctx context.Context, name, version string) error {
 	return c.do(ctx, "POST", "/api/v1/pin/"+name+"?version="+url.QueryEscape(version), nil, nil)
 }
 
-// Query asks the registry a question (see node.Query); the answer is JSON.
+// Query asks the registry a question (kind is one of the api.Query*
+// constants); the answer is JSON (a list of the kind's answer type).
 func (c *Client) Query(ctx context.Context, kind, arg string) (json.RawMessage, error) {
 	var out json.RawMessage
 	return out, c.do(ctx, "GET", "/api/v1/query/"+url.PathEscape(kind)+"?q="+url.QueryEscape(arg), nil, &out)
@@ -240,11 +233,8 @@ func (c *Client) Query(ctx context.Context, kind, arg string) (json.RawMessage, 
 
 // Logs returns up to limit (≤ 0: all kept) of process name's log lines
 // after sequence number after, and the sequence number to ask after next.
-func (c *Client) Logs(ctx context.Context, name string, after uint64, limit int) ([]logring.Line, uint64, error) {
-	var out struct {
-		Lines []logring.Line
-		Next  uint64
-	}
+func (c *Client) Logs(ctx context.Context, name string, after uint64, limit int) ([]api.LogLine, uint64, error) {
+	var out api.LogPage
 	err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/processes/%s/logs?after=%d&limit=%d", url.PathEscape(name), after, limit), nil, &out)
 	return out.Lines, out.Next, err
 }
@@ -252,7 +242,7 @@ func (c *Client) Logs(ctx context.Context, name string, after uint64, limit int)
 // FollowLogs streams process name's log lines after sequence number after
 // to fn, as they are logged, until ctx ends (nil) or fn or the stream
 // fails.
-func (c *Client) FollowLogs(ctx context.Context, name string, after uint64, fn func(logring.Line) error) error {
+func (c *Client) FollowLogs(ctx context.Context, name string, after uint64, fn func(api.LogLine) error) error {
 	resp, err := c.send(ctx, "GET", fmt.Sprintf("/api/v1/processes/%s/logs/stream?after=%d", url.PathEscape(name), after), nil)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -268,7 +258,7 @@ func (c *Client) FollowLogs(ctx context.Context, name string, after uint64, fn f
 		if !ok {
 			continue // event names, ids, comments, blank separators
 		}
-		var l logring.Line
+		var l api.LogLine
 		if err := json.Unmarshal([]byte(data), &l); err != nil {
 			return fmt.Errorf("logs of %s: %w", name, err)
 		}

@@ -18,12 +18,17 @@
 //	GET  bus/subscribe?subject=PATTERN  newline-delimited JSON messages until the client leaves
 //	GET  bus                            bus statistics
 //	GET  /healthz                       no token needed; "ok"
-//	GET  /metrics                       Prometheus metrics (token needed), when the Backend is a metrics.Source
-//	GET  events                         Server-Sent Events: process table and bus counters on change (internal/admin)
-//	GET  /admin/                        the browser admin panel (internal/admin)
+//	GET  libraries, POST call/{lib}/{fn}   the libraries; a call as the operator
+//	GET  modules, POST modules, GET|DELETE modules/{name}, POST pin/{name}, GET query/{kind}?q=
+//	GET  /metrics                       Prometheus metrics
 //
-// Requests authenticate with the bearer token or, from the admin panel, a
-// session cookie plus CSRF checks (internal/admin.Guard).
+// The package has two halves: API, the routes as an http.Handler over the
+// node's Backends (one interface per concern; every wire type is in
+// package api), and Server, the listener with its token and node.json.
+// The API does not authenticate: the node serves it inside the admin
+// panel's Guard (package admin: bearer token, or the panel's session
+// cookie with CSRF checks), which also adds GET /api/v1/events and
+// /admin/. Client is the CLI's side.
 package control
 
 import (
@@ -33,7 +38,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,64 +48,79 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
-	"github.com/orbitalfoundation/orbital/internal/admin"
-	"github.com/orbitalfoundation/orbital/internal/bus"
-	"github.com/orbitalfoundation/orbital/internal/library"
-	"github.com/orbitalfoundation/orbital/internal/logring"
-	"github.com/orbitalfoundation/orbital/internal/metrics"
-	"github.com/orbitalfoundation/orbital/internal/registry"
 )
 
-// Backend is what the control API steers (the node implements it).
-type Backend interface {
+// The control API steers a node through these backends, one per concern.
+
+// Node reports the node's own state.
+type Node interface {
+	Health() api.NodeHealth
+}
+
+// Processes is the process table and what the operator does to a process.
+type Processes interface {
 	Processes() []api.ProcessInfo
 	Start(name string) error
 	Stop(name string) error
 	Restart(name string) error
 	Kill(name string) error
+	// Logs returns up to limit lines process name logged after sequence
+	// number after, and the sequence number to ask after next.
+	Logs(name string, after uint64, limit int) ([]api.LogLine, uint64, error)
+	// LogsChanged is closed when any process logs a new line.
+	LogsChanged() <-chan struct{}
+}
+
+// Bus is the node's bus, for the operator.
+type Bus interface {
 	Publish(subject string, data []byte) error
 	Send(to string, data []byte) error
 	Request(ctx context.Context, subject string, data []byte) ([]byte, error)
-	Subscribe(ctx context.Context, pattern string, fn func(bus.Message) error) error
-	BusStats() bus.Stats
-	Call(ctx context.Context, lib, fn string, args []byte) ([]byte, error)
-	Libraries() []library.Info
-	Install(ctx context.Context, pkg []byte, force bool) (registry.Record, error)
-	Remove(ctx context.Context, name, version string, force bool) ([]registry.Record, error)
-	Pin(ctx context.Context, name, version string) error
-	Registry() *registry.Registry
-	// ModuleInfo is registry.ModuleInfo plus "capabilities": what the
-	// module asks for and whether it is granted.
-	ModuleInfo(name, version string) (any, error)
-	Query(kind, arg string) (any, error)
-	Health() api.NodeHealth
-	Logs(name string, after uint64, limit int) ([]logring.Line, uint64, error)
-	LogsChanged() <-chan struct{}
-	PreviewInstall(ctx context.Context, ref string) (api.InstallPreview, error)
-	ApproveInstall(ctx context.Context, id string) (api.Installed, error)
-	DenyInstall(id string) error
+	// Subscribe delivers messages matching pattern to fn until ctx ends.
+	Subscribe(ctx context.Context, pattern string, fn func(api.BusMessage) error) error
+	BusStats() api.BusStats
 }
 
-// Info is the content of node.json: how local clients reach the node.
-type Info struct {
-	Addr  string `json:"addr"`
-	Token string `json:"token"`
-	PID   int    `json:"pid"`
+// Libraries are the node's libraries.
+type Libraries interface {
+	Call(ctx context.Context, lib, fn string, args []byte) ([]byte, error)
+	Libraries() []api.LibraryInfo
+}
+
+// Modules are the device's installed modules.
+type Modules interface {
+	List() ([]api.ModuleSummary, error)
+	Detail(name, version string) (api.ModuleDetail, error)
+	Install(ctx context.Context, pkg []byte, force bool) (api.ModuleRecord, error)
+	Remove(ctx context.Context, name, version string, force bool) ([]api.ModuleRecord, error)
+	Pin(ctx context.Context, name, version string) error
+	Counts() (modules, versions int, err error)
+	Queries
+	// The URL-bar install flow.
+	Preview(ctx context.Context, ref string) (api.InstallPreview, error)
+	Approve(ctx context.Context, id string) (api.Installed, error)
+	Deny(id string) error
+}
+
+// Backends are everything the control API steers.
+type Backends struct {
+	Node      Node
+	Processes Processes
+	Bus       Bus
+	Libraries Libraries
+	Modules   Modules
 }
 
 // InfoPath is where the node records its control address under home.
 func InfoPath(home string) string { return filepath.Join(home, "node.json") }
 
-// Server serves the control API.
+// Server is the control listener: a bound address, the token every
+// request needs, and node.json telling local clients both.
 type Server struct {
-	b     Backend
 	token string
 	ln    net.Listener
 	srv   *http.Server
 	info  string
-	admin *admin.Admin
-	// closing is closed when the server shuts down: it ends the log streams.
-	closing chan struct{}
 }
 
 // Options configure Listen.
@@ -119,11 +138,11 @@ type Options struct {
 // MinTokenLen is the shortest provisioned token accepted.
 const MinTokenLen = 32
 
-// Listen opens the control API and records its address and token in
-// home/node.json. Every request but /healthz needs the token (or an admin
-// session). A listener that is not on a loopback address is refused unless
-// the token was provisioned: a remote client cannot read node.json.
-func Listen(o Options, b Backend) (*Server, error) {
+// Listen binds the control listener and records its address and token in
+// home/node.json (mode 0600); Serve then serves a handler on it. A
+// listener that is not on a loopback address is refused unless the token
+// was provisioned: a remote client cannot read node.json.
+func Listen(o Options) (*Server, error) {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
 	}
@@ -146,8 +165,8 @@ func Listen(o Options, b Backend) (*Server, error) {
 		return nil, fmt.Errorf("control: listen %s: %w: not a loopback address, and no token was provisioned (set token_file in [node]); a remote client could never authenticate, and the API is never open without one", o.Addr, api.ErrPermissionDenied)
 	}
 	home := o.Home
-	s := &Server{b: b, token: token, ln: ln, info: InfoPath(home), closing: make(chan struct{})}
-	data, _ := json.Marshal(Info{Addr: s.Addr(), Token: s.token, PID: os.Getpid()})
+	s := &Server{token: token, ln: ln, info: InfoPath(home)}
+	data, _ := json.Marshal(api.ControlInfo{Addr: s.Addr(), Token: s.token, PID: os.Getpid()})
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		ln.Close()
 		return nil, err
@@ -161,12 +180,23 @@ func Listen(o Options, b Backend) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
-	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
-	s.srv.RegisterOnShutdown(s.admin.Close) // end the event streams
-	s.srv.RegisterOnShutdown(func() { close(s.closing) })
-	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }
+
+// Serve serves h on the listener, in the background, until Close; each
+// onShutdown function runs when Close begins (to end long-lived streams).
+// h must authenticate every request with Token (see package admin's
+// Guard, which the node uses).
+func (s *Server) Serve(h http.Handler, onShutdown ...func()) {
+	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	for _, f := range onShutdown {
+		s.srv.RegisterOnShutdown(f)
+	}
+	go func() { _ = s.srv.Serve(s.ln) }()
+}
+
+// Token is the token every request must carry.
+func (s *Server) Token() string { return s.token }
 
 // ReadTokenFile reads a provisioned control token: the file's content
 // without surrounding white space, at least MinTokenLen characters. A file
@@ -205,237 +235,13 @@ func (s *Server) Addr() string {
 	return net.JoinHostPort(lo.String(), strconv.Itoa(ta.Port))
 }
 
-// LoginURL is the admin panel's one-time login link (it carries the
-// token: show it only to the operator).
-func (s *Server) LoginURL() string { return admin.LoginURL(s.Addr(), s.token) }
-
-// AdminURL is the admin panel's address (log in with LoginURL).
-func (s *Server) AdminURL() string { return admin.URL(s.Addr()) }
-
 // Close stops serving and removes node.json.
 func (s *Server) Close(ctx context.Context) error {
 	_ = os.Remove(s.info)
+	if s.srv == nil {
+		return s.ln.Close()
+	}
 	return s.srv.Shutdown(ctx)
-}
-
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /api/v1/node", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.Health()) })
-	mux.HandleFunc("GET /api/v1/processes", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.Processes()) })
-	mux.HandleFunc("POST /api/v1/processes/{name}/{op}", func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("name")
-		var err error
-		switch r.PathValue("op") {
-		case "start":
-			err = s.b.Start(name)
-		case "stop":
-			err = s.b.Stop(name)
-		case "restart":
-			err = s.b.Restart(name)
-		case "kill":
-			err = s.b.Kill(name)
-		default:
-			err = fmt.Errorf("%w: unknown operation %q", api.ErrNotFound, r.PathValue("op"))
-		}
-		reply(w, err, map[string]string{"ok": name})
-	})
-	mux.HandleFunc("GET /api/v1/processes/{name}/logs", func(w http.ResponseWriter, r *http.Request) {
-		after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
-		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		lines, next, err := s.b.Logs(r.PathValue("name"), after, limit)
-		if lines == nil {
-			lines = []logring.Line{}
-		}
-		reply(w, err, map[string]any{"lines": lines, "next": next})
-	})
-	mux.HandleFunc("GET /api/v1/processes/{name}/logs/stream", s.streamLogs)
-	mux.HandleFunc("POST /api/v1/install/preview", func(w http.ResponseWriter, r *http.Request) {
-		var req struct{ Ref string }
-		if !readJSON(w, r, &req) {
-			return
-		}
-		pv, err := s.b.PreviewInstall(r.Context(), req.Ref)
-		reply(w, err, pv)
-	})
-	mux.HandleFunc("POST /api/v1/install/{id}", func(w http.ResponseWriter, r *http.Request) {
-		out, err := s.b.ApproveInstall(r.Context(), r.PathValue("id"))
-		reply(w, err, out)
-	})
-	mux.HandleFunc("DELETE /api/v1/install/{id}", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, s.b.DenyInstall(r.PathValue("id")), map[string]string{"ok": r.PathValue("id")})
-	})
-	mux.HandleFunc("POST /api/v1/bus/publish", func(w http.ResponseWriter, r *http.Request) {
-		var req struct{ Subject, Data string }
-		if !readJSON(w, r, &req) {
-			return
-		}
-		reply(w, s.b.Publish(req.Subject, []byte(req.Data)), map[string]string{"ok": req.Subject})
-	})
-	mux.HandleFunc("POST /api/v1/bus/send", func(w http.ResponseWriter, r *http.Request) {
-		var req struct{ To, Data string }
-		if !readJSON(w, r, &req) {
-			return
-		}
-		reply(w, s.b.Send(req.To, []byte(req.Data)), map[string]string{"ok": req.To})
-	})
-	mux.HandleFunc("POST /api/v1/bus/request", func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			Subject, Data string
-			TimeoutMS     int `json:"timeout_ms"`
-		}
-		if !readJSON(w, r, &req) {
-			return
-		}
-		if req.TimeoutMS <= 0 {
-			req.TimeoutMS = 2000
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(req.TimeoutMS)*time.Millisecond)
-		defer cancel()
-		data, err := s.b.Request(ctx, req.Subject, []byte(req.Data))
-		reply(w, err, map[string]string{"data": string(data)})
-	})
-	mux.HandleFunc("GET /api/v1/bus/subscribe", func(w http.ResponseWriter, r *http.Request) {
-		pattern := r.URL.Query().Get("subject")
-		fl, _ := w.(http.Flusher)
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		enc := json.NewEncoder(w)
-		started := false
-		err := s.b.Subscribe(r.Context(), pattern, func(m bus.Message) error {
-			started = true
-			if err := enc.Encode(map[string]string{"subject": m.Subject, "from": m.From, "reply": m.Reply, "data": string(m.Data)}); err != nil {
-				return err
-			}
-			if fl != nil {
-				fl.Flush()
-			}
-			return nil
-		})
-		if err != nil && !started {
-			reply(w, err, nil)
-		}
-	})
-	mux.HandleFunc("GET /api/v1/bus", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.BusStats()) })
-	mux.HandleFunc("GET /api/v1/libraries", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.b.Libraries()) })
-	// The device's registry.
-	mux.HandleFunc("GET /api/v1/modules", func(w http.ResponseWriter, _ *http.Request) {
-		list, err := s.b.Registry().List()
-		reply(w, err, list)
-	})
-	mux.HandleFunc("POST /api/v1/modules", func(w http.ResponseWriter, r *http.Request) {
-		pkg, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPackageBody))
-		if err != nil {
-			reply(w, fmt.Errorf("%w: package: %v", api.ErrTooLarge, err), nil)
-			return
-		}
-		rec, err := s.b.Install(r.Context(), pkg, r.URL.Query().Get("force") == "true")
-		reply(w, err, rec)
-	})
-	mux.HandleFunc("GET /api/v1/modules/{name...}", func(w http.ResponseWriter, r *http.Request) {
-		info, err := s.b.ModuleInfo(r.PathValue("name"), r.URL.Query().Get("version"))
-		reply(w, err, info)
-	})
-	mux.HandleFunc("DELETE /api/v1/modules/{name...}", func(w http.ResponseWriter, r *http.Request) {
-		recs, err := s.b.Remove(r.Context(), r.PathValue("name"), r.URL.Query().Get("version"), r.URL.Query().Get("force") == "true")
-		reply(w, err, recs)
-	})
-	mux.HandleFunc("POST /api/v1/pin/{name...}", func(w http.ResponseWriter, r *http.Request) {
-		err := s.b.Pin(r.Context(), r.PathValue("name"), r.URL.Query().Get("version"))
-		reply(w, err, map[string]string{"ok": r.PathValue("name")})
-	})
-	mux.HandleFunc("GET /api/v1/query/{kind}", func(w http.ResponseWriter, r *http.Request) {
-		out, err := s.b.Query(r.PathValue("kind"), r.URL.Query().Get("q"))
-		reply(w, err, out)
-	})
-	// Call: the body is the arguments, the response body the result.
-	mux.HandleFunc("POST /api/v1/call/{lib}/{fn}", func(w http.ResponseWriter, r *http.Request) {
-		args, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCallBody))
-		if err != nil {
-			reply(w, fmt.Errorf("%w: arguments: %v", api.ErrTooLarge, err), nil)
-			return
-		}
-		timeout := DefaultCallTimeout
-		if ms, err := strconv.Atoi(r.URL.Query().Get("timeout_ms")); err == nil && ms > 0 {
-			timeout = time.Duration(ms) * time.Millisecond
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
-		res, err := s.b.Call(ctx, r.PathValue("lib"), r.PathValue("fn"), args)
-		if err != nil {
-			reply(w, err, nil)
-			return
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		_, _ = w.Write(res)
-	})
-	// Prometheus metrics, collected at scrape time, behind the same token.
-	if src, ok := s.b.(metrics.Source); ok {
-		mux.Handle("GET /metrics", metrics.Handler(src))
-	}
-	// The admin panel and its event stream; Guard authenticates everything
-	// (bearer token, or the panel's session cookie with CSRF checks).
-	s.admin = admin.New(s.token, s.b)
-	s.admin.Mount(mux)
-	return s.admin.Guard(mux)
-}
-
-// streamLogs serves a process's log lines as Server-Sent Events: "log"
-// events whose data is a logring.Line, first those kept after ?after=SEQ
-// (or the Last-Event-ID a reconnecting EventSource sends), then each new
-// one, until the client leaves or the server shuts down.
-func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
-	if id, err := strconv.ParseUint(r.Header.Get("Last-Event-ID"), 10, 64); err == nil {
-		after = id
-	}
-	if _, _, err := s.b.Logs(name, after, 1); err != nil {
-		reply(w, err, nil)
-		return
-	}
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		reply(w, fmt.Errorf("%w: streaming unsupported", api.ErrFailed), nil)
-		return
-	}
-	if !admin.StartStream(w, fl) {
-		return
-	}
-	ctx := r.Context()
-	beat := time.NewTicker(admin.Heartbeat)
-	defer beat.Stop()
-	for {
-		changed := s.b.LogsChanged() // before reading: no line can slip between
-		lines, next, err := s.b.Logs(name, after, 256)
-		if err != nil {
-			return // the process is gone
-		}
-		for _, l := range lines {
-			data, _ := json.Marshal(l)
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", l.Seq, admin.EventLog, data); err != nil {
-				return
-			}
-		}
-		if len(lines) > 0 {
-			fl.Flush()
-			after = next
-			if len(lines) == 256 {
-				continue // more are waiting
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.closing:
-			return
-		case <-beat.C:
-			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
-				return
-			}
-			fl.Flush()
-		case <-changed:
-		}
-	}
 }
 
 // Limits of the call endpoint.

@@ -27,12 +27,12 @@ import (
 	ociregistry "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/admin"
 	"github.com/orbitalfoundation/orbital/internal/control"
 	"github.com/orbitalfoundation/orbital/internal/fetch"
-	"github.com/orbitalfoundation/orbital/internal/logring"
 	"github.com/orbitalfoundation/orbital/internal/node"
+	"github.com/orbitalfoundation/orbital/internal/node/config"
 	"github.com/orbitalfoundation/orbital/internal/pack"
-	"github.com/orbitalfoundation/orbital/internal/registry"
 	"github.com/orbitalfoundation/orbital/internal/testwait"
 )
 
@@ -127,7 +127,7 @@ func startNode(t *testing.T, o rigOptions) (*node.Node, string) {
 	}
 	mod := greeterPath(t)
 	toml := fmt.Sprintf("[node]\ngrace = %q\n[[process]]\nname = \"greeter\"\nmodule = %q\n[[process]]\nname = \"quiet\"\nmodule = %q\n", nodeGrace, mod, mod)
-	cfg, err := node.ParseConfig([]byte(toml), "test.toml", t.TempDir(), home)
+	cfg, err := config.Parse([]byte(toml), "test.toml", t.TempDir(), home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func startNode(t *testing.T, o rigOptions) (*node.Node, string) {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	n, err := node.StartWith(context.Background(), cfg, home, log, node.Options{Fetch: o.fetch})
+	n, err := node.Start(context.Background(), cfg, home, log, node.Options{Fetch: o.fetch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func startNode(t *testing.T, o rigOptions) (*node.Node, string) {
 func startRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
 	n, home := startNode(t, o)
-	srv, err := control.Listen(control.Options{Home: home}, n)
+	srv, err := serve(control.Options{Home: home}, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func startRig(t *testing.T, o rigOptions) *rig {
 	return r
 }
 
-func readInfo(t *testing.T, home string) control.Info {
+func readInfo(t *testing.T, home string) api.ControlInfo {
 	t.Helper()
 	data, err := os.ReadFile(control.InfoPath(home))
 	if err != nil {
@@ -182,7 +182,7 @@ func readInfo(t *testing.T, home string) control.Info {
 	if st, err := os.Stat(control.InfoPath(home)); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("node.json mode: %v %v, want 0600", st.Mode().Perm(), err)
 	}
-	var info control.Info
+	var info api.ControlInfo
 	if err := json.Unmarshal(data, &info); err != nil {
 		t.Fatal(err)
 	}
@@ -295,8 +295,8 @@ func (r *rig) waitState(t *testing.T, name string, want api.State) {
 }
 
 type logsReply struct {
-	Lines []logring.Line `json:"lines"`
-	Next  uint64         `json:"next"`
+	Lines []api.LogLine `json:"lines"`
+	Next  uint64        `json:"next"`
 }
 
 func (r *rig) logs(t *testing.T, name string, query string) logsReply {
@@ -308,9 +308,9 @@ func (r *rig) logs(t *testing.T, name string, query string) logsReply {
 
 // waitLine polls name's logs after after until a line with text and
 // source appears, and returns it.
-func (r *rig) waitLine(t *testing.T, name string, after uint64, text, source string) logring.Line {
+func (r *rig) waitLine(t *testing.T, name string, after uint64, text, source string) api.LogLine {
 	t.Helper()
-	var found logring.Line
+	var found api.LogLine
 	waitFor(t, fmt.Sprintf("%s logging %q", name, text), func() bool {
 		for _, l := range r.logs(t, name, fmt.Sprintf("?after=%d", after)).Lines {
 			if l.Text == text && l.Source == source {
@@ -365,7 +365,7 @@ func TestListenNeedsAProvisionedTokenOffLoopback(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			home := filepath.Join(t.TempDir(), "home") // Listen creates it
 			port := freePort(t)
-			srv, err := control.Listen(control.Options{Addr: net.JoinHostPort(tc.host, port), Home: home, Token: tc.token}, n)
+			srv, err := serve(control.Options{Addr: net.JoinHostPort(tc.host, port), Home: home, Token: tc.token}, n)
 			if tc.wantErr != nil {
 				if err == nil {
 					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -566,10 +566,10 @@ var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([0-9a-f]+)"
 func TestCSRFThroughTheListener(t *testing.T) {
 	r := startRig(t, rigOptions{})
 	// Log in with the one-time link; the redirect is not followed.
-	if r.srv.LoginURL() != r.base+"/admin/login?token="+r.token {
-		t.Fatalf("LoginURL %q", r.srv.LoginURL())
+	if admin.LoginURL(r.srv.Addr(), r.token) != r.base+"/admin/login?token="+r.token {
+		t.Fatalf("LoginURL %q", admin.LoginURL(r.srv.Addr(), r.token))
 	}
-	req, _ := http.NewRequest("GET", r.srv.LoginURL(), nil)
+	req, _ := http.NewRequest("GET", admin.LoginURL(r.srv.Addr(), r.token), nil)
 	resp, err := noRedirect.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -592,7 +592,7 @@ func TestCSRFThroughTheListener(t *testing.T) {
 		return out
 	}
 	// The panel embeds the session's CSRF token.
-	code, page := call(t, "GET", r.srv.AdminURL(), nil, withCookie(nil))
+	code, page := call(t, "GET", admin.URL(r.srv.Addr()), nil, withCookie(nil))
 	m := csrfMeta.FindSubmatch(page)
 	if code != http.StatusOK || m == nil {
 		t.Fatalf("GET /admin/: %d, no csrf-token meta in %.300q", code, page)
@@ -690,7 +690,7 @@ func readEvents(body io.Reader) <-chan sseEvent {
 }
 
 // nextLine waits for the next "log" event and decodes its line.
-func nextLine(t *testing.T, events <-chan sseEvent) (logring.Line, string) {
+func nextLine(t *testing.T, events <-chan sseEvent) (api.LogLine, string) {
 	t.Helper()
 	select {
 	case ev, ok := <-events:
@@ -700,7 +700,7 @@ func nextLine(t *testing.T, events <-chan sseEvent) (logring.Line, string) {
 		if ev.event != "log" {
 			t.Fatalf("event %q, want log", ev.event)
 		}
-		var l logring.Line
+		var l api.LogLine
 		if err := json.Unmarshal([]byte(ev.data), &l); err != nil {
 			t.Fatalf("event data %q: %v", ev.data, err)
 		}
@@ -708,7 +708,7 @@ func nextLine(t *testing.T, events <-chan sseEvent) (logring.Line, string) {
 	case <-time.After(streamWait):
 		t.Fatal("no log event")
 	}
-	return logring.Line{}, ""
+	return api.LogLine{}, ""
 }
 
 // openStream opens a process's log stream with extra headers.
@@ -785,7 +785,7 @@ func TestLogs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	events := r.openStream(t, ctx, "greeter", "", nil)
-	var backlog []logring.Line
+	var backlog []api.LogLine
 	for len(backlog) == 0 || backlog[len(backlog)-1].Seq < newer.Next {
 		l, id := nextLine(t, events)
 		if id != fmt.Sprint(l.Seq) {
@@ -793,8 +793,8 @@ func TestLogs(t *testing.T) {
 		}
 		backlog = append(backlog, l)
 	}
-	if !slices.ContainsFunc(backlog, func(l logring.Line) bool { return l.Text == greeting }) ||
-		!slices.ContainsFunc(backlog, func(l logring.Line) bool { return l.Text == "second line" }) {
+	if !slices.ContainsFunc(backlog, func(l api.LogLine) bool { return l.Text == greeting }) ||
+		!slices.ContainsFunc(backlog, func(l api.LogLine) bool { return l.Text == "second line" }) {
 		t.Fatalf("backlog %+v lacks the kept lines", backlog)
 	}
 	r.say(t, "greeter", "third line")
@@ -853,10 +853,10 @@ func TestClientLogs(t *testing.T) {
 
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	got := make(chan logring.Line, 64)
+	got := make(chan api.LogLine, 64)
 	followed := make(chan error, 1)
 	go func() {
-		followed <- c.FollowLogs(fctx, "quiet", next, func(l logring.Line) error { got <- l; return nil })
+		followed <- c.FollowLogs(fctx, "quiet", next, func(l api.LogLine) error { got <- l; return nil })
 	}()
 	if err := c.Op(ctx, "quiet", "start"); err != nil {
 		t.Fatal(err)
@@ -885,7 +885,7 @@ func TestClientLogs(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("FollowLogs did not return when its context ended")
 	}
-	if err := c.FollowLogs(ctx, "nobody", 0, func(logring.Line) error { return nil }); !errors.Is(err, api.ErrNotFound) {
+	if err := c.FollowLogs(ctx, "nobody", 0, func(api.LogLine) error { return nil }); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("FollowLogs of an unknown process: %v", err)
 	}
 }
@@ -1048,9 +1048,9 @@ func startInstallRig(t *testing.T) *installRig {
 	return ir
 }
 
-func (r *rig) modules(t *testing.T) []registry.Summary {
+func (r *rig) modules(t *testing.T) []api.ModuleSummary {
 	t.Helper()
-	var out []registry.Summary
+	var out []api.ModuleSummary
 	r.wantAPI(t, "GET", "/api/v1/modules", nil, &out, http.StatusOK, "")
 	return out
 }
@@ -1140,7 +1140,7 @@ func TestInstallFromURL(t *testing.T) {
 	if len(mods) != 1 || mods[0].Name != "webgreeter" || !slices.Equal(mods[0].Versions, []string{"1.2.3"}) {
 		t.Fatalf("registry after approval: %+v", mods)
 	}
-	var info registry.ModuleInfo
+	var info api.ModuleDetail
 	r.wantAPI(t, "GET", "/api/v1/modules/webgreeter", nil, &info, http.StatusOK, "")
 	if !strings.Contains(inst.Digest, strings.TrimPrefix(pv.Digest, "sha256:")) {
 		t.Fatalf("installed digest %q, previewed %q", inst.Digest, pv.Digest)
@@ -1331,4 +1331,15 @@ func TestTrustPolicyEditCountsAtOnce(t *testing.T) {
 	if out.Name != "webgreeter" || out.Version != "1.2.5" {
 		t.Fatalf("approved: %+v", out)
 	}
+}
+
+// serve serves a node's control API and admin panel as `orbital up` does.
+func serve(o control.Options, n *node.Node) (*control.Server, error) {
+	srv, err := control.Listen(o)
+	if err != nil {
+		return nil, err
+	}
+	h, closeSite := admin.Site(srv.Token(), n.Backends())
+	srv.Serve(h, closeSite)
+	return srv, nil
 }

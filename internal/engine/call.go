@@ -10,6 +10,7 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/abi"
 )
 
 // Calls between modules (docs/ABI.md, "Calls"). The caller side is the
@@ -219,8 +220,8 @@ type callState struct {
 // code is an ABI error code as an i32 result.
 func code(c int32) uint64 { return uint64(uint32(c)) }
 
-// MaxBindings caps the handles one instance may hold.
-const MaxBindings = 4096
+// MaxBindings caps the handles one instance may hold (internal/abi).
+const MaxBindings = abi.MaxBindings
 
 func callFunctions() []hostFn {
 	i32, i64 := wapi.ValueTypeI32, wapi.ValueTypeI64

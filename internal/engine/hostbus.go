@@ -9,6 +9,7 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/abi"
 )
 
 // Port is a process's connection to the message bus, supplied by the kernel
@@ -37,11 +38,11 @@ type Port interface {
 	BlobRelease(blob int64) error
 }
 
-// Envelope kinds.
+// Envelope kinds (internal/abi).
 const (
-	KindPublish uint32 = 0
-	KindSend    uint32 = 1
-	KindRequest uint32 = 2
+	KindPublish uint32 = abi.KindPublish
+	KindSend    uint32 = abi.KindSend
+	KindRequest uint32 = abi.KindRequest
 )
 
 // Envelope is a received message as the guest sees it.
@@ -53,7 +54,7 @@ type Envelope struct {
 }
 
 // EnvelopeHeader is the fixed part of an encoded envelope (see docs/ABI.md).
-const EnvelopeHeader = 28
+const EnvelopeHeader = abi.EnvelopeHeader
 
 // Size is the encoded size of the envelope.
 func (e *Envelope) Size() int {
@@ -95,20 +96,21 @@ func DecodeEnvelope(b []byte) (Envelope, error) {
 	return e, nil
 }
 
-// ABI error codes returned to guests (docs/ABI.md).
+// ABI error codes returned to guests (docs/ABI.md), as internal/abi
+// defines them.
 const (
-	ErrCodeDenied   = -1
-	ErrCodeInvalid  = -2
-	ErrCodeTooBig   = -3
-	ErrCodeNotFound = -4
-	ErrCodeTimeout  = -5
-	ErrCodeLimit    = -6
-	ErrCodeClosed   = -7
-	ErrCodeBuffer   = -8
-	ErrCodeCycle    = -9
-	ErrCodeFailed   = -10
-	ErrCodeCrashed  = -11
-	ErrCodeVersion  = -12
+	ErrCodeDenied   = abi.ErrDenied
+	ErrCodeInvalid  = abi.ErrInvalid
+	ErrCodeTooBig   = abi.ErrTooBig
+	ErrCodeNotFound = abi.ErrNotFound
+	ErrCodeTimeout  = abi.ErrTimeout
+	ErrCodeLimit    = abi.ErrLimit
+	ErrCodeClosed   = abi.ErrClosed
+	ErrCodeBuffer   = abi.ErrBuffer
+	ErrCodeCycle    = abi.ErrCycle
+	ErrCodeFailed   = abi.ErrFailed
+	ErrCodeCrashed  = abi.ErrCrashed
+	ErrCodeVersion  = abi.ErrVersion
 )
 
 // errCode maps an error class to its ABI code.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	wapi "github.com/tetratelabs/wazero/api"
+
+	"github.com/orbitalfoundation/orbital/api"
 )
 
 // Module is a compiled wasm module. It is immutable and shared: any number
@@ -21,75 +23,40 @@ type Module struct {
 	key         moduleKey
 	trusted     bool
 	compileTime time.Duration
-	info        Info
+	info        api.WasmInfo
 	// The initial size of the memory the module defines (exported or not),
 	// read from the binary: instantiation checks it against the limit.
 	definedMinPages uint32
 	definesMemory   bool
 }
 
-// Func describes an imported or exported function.
-type Func struct {
-	Module  string   `json:"module,omitempty"` // import module; empty for exports
-	Name    string   `json:"name"`
-	Params  []string `json:"params"`
-	Results []string `json:"results"`
-}
-
-// Memory describes a declared memory in 64 KiB pages.
-type Memory struct {
-	Name     string `json:"name,omitempty"`
-	Imported bool   `json:"imported,omitempty"`
-	Min      uint32 `json:"min_pages"`
-	Max      uint32 `json:"max_pages,omitempty"`
-	HasMax   bool   `json:"has_max"`
-}
-
-// Section is a custom section's name and size.
-type Section struct {
-	Name string `json:"name"`
-	Size int    `json:"size"`
-}
-
-// Info is what a compiled module declares: its interface to the world.
-type Info struct {
-	Digest   string    `json:"digest"`
-	Imports  []Func    `json:"imports"`
-	Exports  []Func    `json:"exports"`
-	Memories []Memory  `json:"memories"`
-	Custom   []Section `json:"custom_sections"`
-	// Implies lists the capabilities the imports suggest the module will ask
-	// for at run time (e.g. "fs", "clock"), sorted.
-	Implies []string `json:"implies"`
-}
-
 func newModule(e *Engine, rs *runtimeSet, cm wazero.CompiledModule, key moduleKey, trusted bool, took time.Duration) *Module {
 	m := &Module{e: e, rs: rs, cm: cm, key: key, trusted: trusted, compileTime: took}
-	m.info = Info{Digest: hex.EncodeToString(key.digest[:]), // empty lists, not JSON nulls
-		Imports: []Func{}, Exports: []Func{}, Memories: []Memory{}, Custom: []Section{}, Implies: []string{}}
+	m.info = api.WasmInfo{Digest: hex.EncodeToString(key.digest[:]), // empty lists, not JSON nulls
+		Imports: []api.WasmFunc{}, Exports: []api.WasmFunc{}, Memories: []api.WasmMemory{}, Custom: []api.WasmSection{}, Implies: []string{}}
 	implied := map[string]bool{}
 	for _, f := range cm.ImportedFunctions() {
 		mod, name, _ := f.Import()
-		m.info.Imports = append(m.info.Imports, Func{Module: mod, Name: name, Params: valueTypes(f.ParamTypes()), Results: valueTypes(f.ResultTypes())})
+		m.info.Imports = append(m.info.Imports, api.WasmFunc{Module: mod, Name: name, Params: valueTypes(f.ParamTypes()), Results: valueTypes(f.ResultTypes())})
 		if c := impliedCapability(mod, name); c != "" {
 			implied[c] = true
 		}
 	}
 	for name, f := range cm.ExportedFunctions() {
-		m.info.Exports = append(m.info.Exports, Func{Name: name, Params: valueTypes(f.ParamTypes()), Results: valueTypes(f.ResultTypes())})
+		m.info.Exports = append(m.info.Exports, api.WasmFunc{Name: name, Params: valueTypes(f.ParamTypes()), Results: valueTypes(f.ResultTypes())})
 	}
 	sort.Slice(m.info.Exports, func(i, j int) bool { return m.info.Exports[i].Name < m.info.Exports[j].Name })
 	for _, md := range cm.ImportedMemories() {
 		mod, name, _ := md.Import()
 		mx, has := md.Max()
-		m.info.Memories = append(m.info.Memories, Memory{Name: mod + "." + name, Imported: true, Min: md.Min(), Max: mx, HasMax: has})
+		m.info.Memories = append(m.info.Memories, api.WasmMemory{Name: mod + "." + name, Imported: true, Min: md.Min(), Max: mx, HasMax: has})
 	}
 	for name, md := range cm.ExportedMemories() {
 		mx, has := md.Max()
-		m.info.Memories = append(m.info.Memories, Memory{Name: name, Min: md.Min(), Max: mx, HasMax: has})
+		m.info.Memories = append(m.info.Memories, api.WasmMemory{Name: name, Min: md.Min(), Max: mx, HasMax: has})
 	}
 	for _, s := range cm.CustomSections() {
-		m.info.Custom = append(m.info.Custom, Section{Name: s.Name(), Size: len(s.Data())})
+		m.info.Custom = append(m.info.Custom, api.WasmSection{Name: s.Name(), Size: len(s.Data())})
 	}
 	for c := range implied {
 		m.info.Implies = append(m.info.Implies, c)
@@ -99,7 +66,7 @@ func newModule(e *Engine, rs *runtimeSet, cm wazero.CompiledModule, key moduleKe
 }
 
 // Info describes the module's imports, exports, memories and custom sections.
-func (m *Module) Info() Info { return m.info }
+func (m *Module) Info() api.WasmInfo { return m.info }
 
 // Digest is the hex sha256 of the module's bytes.
 func (m *Module) Digest() string { return m.info.Digest }

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/abi"
 )
 
 // Worker is the serving side of calls: an instance of a library module
@@ -176,7 +177,7 @@ func (w *Worker) take(c *Call) {
 }
 
 // CallHeader is the fixed part of a call as call_serve writes it.
-const CallHeader = 8
+const CallHeader = abi.CallHeader
 
 // deliver writes cur into guest memory at buf: [u32 function length]
 // [u32 args length] function args. It returns the length, or ERR_BUFFER.
@@ -198,11 +199,11 @@ func (w *Worker) deliver(mod wapi.Module, buf, bufCap uint32) int32 {
 	return int32(size)
 }
 
-// Call statuses passed to call_serve.
+// Call statuses passed to call_serve (internal/abi).
 const (
-	ServeNone   = -1 // no result to return (first call, or retrying after ERR_BUFFER)
-	ServeOK     = 0  // the bytes are the result
-	ServeFailed = 1  // the bytes are an error message
+	ServeNone   = abi.ServeNone   // no result to return (first call, or retrying after ERR_BUFFER)
+	ServeOK     = abi.ServeOK     // the bytes are the result
+	ServeFailed = abi.ServeFailed // the bytes are an error message
 )
 
 func serveFunctions() []hostFn {

@@ -87,4 +87,4 @@ func classed(err error) bool {
 	return false
 }
 
-func (n *native) info(in *Info) { in.Native = true }
+func (n *native) info(in *api.LibraryInfo) { in.Native = true }

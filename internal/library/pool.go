@@ -216,16 +216,16 @@ func (w *wasm) invoke(_ *Library, c *engine.Call) error {
 	return err
 }
 
-func (w *wasm) info(in *Info) {
+func (w *wasm) info(in *api.LibraryInfo) {
 	in.Stateful, in.Max, in.Restarts = w.opts.Stateful, w.opts.Instances, w.restarts.Load()
 	w.mu.Lock()
 	p, down := w.pool, w.down
 	w.mu.Unlock()
 	switch {
 	case down != "":
-		in.State, in.Reason = "down", down
+		in.State, in.Reason = api.LibraryDown, down
 	case p == nil || p.closing.Load():
-		in.State = "restarting"
+		in.State = api.LibraryRestarting
 	default:
 		in.Instances, in.Busy = p.counts()
 	}
@@ -241,6 +241,8 @@ type Pool struct {
 	cancel context.CancelCauseFunc
 	free   chan *engine.Worker
 	idle   atomic.Pointer[engine.Worker] // one more idle worker, cheaper than free
+	// waiting counts the callers blocked in acquire on free.
+	waiting atomic.Int32
 
 	mu      sync.Mutex
 	workers []*engine.Worker
@@ -278,6 +280,17 @@ func (p *Pool) acquire(c *engine.Call) (*engine.Worker, error) {
 			}
 			continue
 		}
+		// Count this caller as waiting before a last look at idle: a
+		// worker put there wakes nobody on free, so put moves it to free
+		// when it sees a waiter (see put).
+		p.waiting.Add(1)
+		if wk := p.idle.Swap(nil); wk != nil {
+			p.waiting.Add(-1)
+			if p.usable(wk) {
+				return wk, nil
+			}
+			continue
+		}
 		var timeout <-chan time.Time
 		if c.Due != 0 {
 			t := time.NewTimer(time.Duration(c.Due - engine.Now()))
@@ -286,14 +299,18 @@ func (p *Pool) acquire(c *engine.Call) (*engine.Worker, error) {
 		}
 		select {
 		case wk := <-p.free:
+			p.waiting.Add(-1)
 			if p.usable(wk) {
 				return wk, nil
 			}
 		case <-p.done:
+			p.waiting.Add(-1)
 			return nil, errPoolClosed
 		case <-timeout:
+			p.waiting.Add(-1)
 			return nil, fmt.Errorf("%s: %w: waited for a free instance until the call's deadline", p.w.opts.Name, api.ErrTimeout)
 		case <-c.Ctx.Done():
+			p.waiting.Add(-1)
 			return nil, fmt.Errorf("%s: %w: the caller was stopped", p.w.opts.Name, api.ErrClosed)
 		}
 	}
@@ -316,6 +333,11 @@ func (p *Pool) put(wk *engine.Worker) {
 		return
 	}
 	if !p.idle.CompareAndSwap(nil, wk) {
+		p.free <- wk
+	} else if p.waiting.Load() > 0 && p.idle.CompareAndSwap(wk, nil) {
+		// A caller waits on free, where a worker in idle would not wake
+		// it (acquire counts itself before its last look at idle, so one
+		// of the two sees the other).
 		p.free <- wk
 	}
 	if p.closing.Load() { // closed meanwhile: drainIdle may have missed it

@@ -216,7 +216,7 @@ type export struct {
 // impl runs calls: a Pool of wasm workers or native Go functions.
 type impl interface {
 	invoke(lib *Library, c *engine.Call) error
-	info(*Info)
+	info(*api.LibraryInfo)
 }
 
 func newLibrary(name, version string, exports []Export, im impl) (*Library, error) {
@@ -269,27 +269,10 @@ func (l *Library) Exports() []Export {
 	return out
 }
 
-// Info is a snapshot of a library for listings.
-type Info struct {
-	Name      string   `json:"name"`
-	Version   string   `json:"version"`
-	Native    bool     `json:"native"`
-	Stateful  bool     `json:"stateful"`
-	Exports   []string `json:"exports"`
-	Instances int      `json:"instances"` // running wasm workers
-	Busy      int      `json:"busy"`      // workers serving a call now
-	Max       int      `json:"max"`       // most workers the pool may run
-	Calls     uint64   `json:"calls"`
-	Failures  uint64   `json:"failures"`
-	Restarts  uint64   `json:"restarts"`
-	State     string   `json:"state"` // running, restarting, down
-	Reason    string   `json:"reason,omitempty"`
-}
-
 // Info reports the library's state and counters.
-func (l *Library) Info() Info {
-	in := Info{Name: l.name, Version: l.version.String(), Exports: l.ExportNames(),
-		Calls: l.calls.Load(), Failures: l.failures.Load(), State: "running"}
+func (l *Library) Info() api.LibraryInfo {
+	in := api.LibraryInfo{Name: l.name, Version: l.version.String(), Exports: l.ExportNames(),
+		Calls: l.calls.Load(), Failures: l.failures.Load(), State: api.LibraryRunning}
 	l.impl.info(&in)
 	return in
 }

@@ -13,8 +13,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
+
+	"github.com/orbitalfoundation/orbital/api"
 )
 
 // Attribute keys with a meaning here.
@@ -44,14 +45,8 @@ const (
 	lineOverhead = 64
 )
 
-// Line is one kept log line.
-type Line struct {
-	Seq    uint64    `json:"seq"` // increases across all processes; never reused
-	Time   time.Time `json:"time"`
-	Level  string    `json:"level"`  // DEBUG, INFO, WARN, ERROR
-	Source string    `json:"source"` // stdout, stderr, guest or node
-	Text   string    `json:"text"`   // the message, then the record's other attributes as k=v
-}
+// Line is one kept log line (the control API's wire type).
+type Line = api.LogLine
 
 // Book holds the rings of every process.
 type Book struct {

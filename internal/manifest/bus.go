@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,6 +22,16 @@ type Bus struct {
 	Overflow      string        `json:"overflow,omitempty"` // drop-newest | drop-oldest | block
 	BlockTimeout  time.Duration `json:"block_timeout_ns,omitempty"`
 	MaxMessage    uint64        `json:"max_message,omitempty"` // bytes; 0 = node default
+}
+
+// Equal reports whether b and o ask for the same bus configuration
+// (same lists in the same order, same mailbox): a process upgraded to a
+// version whose Bus is Equal keeps its bus connection.
+func (b Bus) Equal(o Bus) bool {
+	return slices.Equal(b.Publish, o.Publish) && slices.Equal(b.Subscribe, o.Subscribe) &&
+		slices.Equal(b.DenyPublish, o.DenyPublish) && slices.Equal(b.DenySubscribe, o.DenySubscribe) &&
+		slices.Equal(b.Send, o.Send) && slices.Equal(b.Listen, o.Listen) &&
+		b.Mailbox == o.Mailbox && b.Overflow == o.Overflow && b.BlockTimeout == o.BlockTimeout && b.MaxMessage == o.MaxMessage
 }
 
 // Uses reports whether the module asks for the bus at all.

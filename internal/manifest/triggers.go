@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/robfig/cron/v3"
@@ -37,6 +38,12 @@ const (
 // StartsAtBoot reports whether the module is started when the node starts:
 // no [triggers] table, or boot = true.
 func (t Triggers) StartsAtBoot() bool { return !t.Declared || t.Boot }
+
+// Equal reports whether t and o declare the same triggers.
+func (t Triggers) Equal(o Triggers) bool {
+	return t.Declared == o.Declared && t.Boot == o.Boot && t.OnDemand == o.OnDemand && t.After == o.After &&
+		slices.Equal(t.Subjects, o.Subjects) && slices.Equal(t.Routes, o.Routes) && slices.Equal(t.Schedule, o.Schedule)
+}
 
 // CronParser is the schedule syntax: standard 5-field cron plus
 // descriptors (@every 30s, @hourly, …).

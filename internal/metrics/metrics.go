@@ -18,8 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/orbitalfoundation/orbital/api"
-	"github.com/orbitalfoundation/orbital/internal/bus"
-	"github.com/orbitalfoundation/orbital/internal/library"
 )
 
 // Source is what the collector reads at each scrape. The node implements
@@ -29,9 +27,9 @@ type Source interface {
 	// Processes is the process table (processes and libraries).
 	Processes() []api.ProcessInfo
 	// BusStats is a snapshot of the bus counters.
-	BusStats() bus.Stats
+	BusStats() api.BusStats
 	// Libraries is the library table, one row per name and version.
-	Libraries() []library.Info
+	Libraries() []api.LibraryInfo
 	// RegistryCounts reports how many module names and versions the
 	// device's registry holds.
 	RegistryCounts() (modules, versions int, err error)
@@ -114,13 +112,13 @@ type busMetric struct {
 	val    func(busTotals) float64
 }
 
-// busTotals sums the per-subject counters of a bus.Stats.
+// busTotals sums the per-subject counters of a api.BusStats.
 type busTotals struct {
-	bus.SubjectStats
-	st bus.Stats
+	api.SubjectStats
+	st api.BusStats
 }
 
-func sumBus(st bus.Stats) busTotals {
+func sumBus(st api.BusStats) busTotals {
 	t := busTotals{st: st}
 	for _, s := range st.Subjects {
 		t.Published += s.Published
@@ -159,22 +157,22 @@ var busMetrics = []busMetric{
 type libMetric struct {
 	desc *prometheus.Desc
 	typ  prometheus.ValueType
-	val  func(library.Info) float64
+	val  func(api.LibraryInfo) float64
 }
 
 var libMetrics = []libMetric{
 	{prometheus.NewDesc("orbital_library_up", "1 if the library is running (not restarting or down), else 0.", libLabels, nil),
-		prometheus.GaugeValue, func(l library.Info) float64 { return boolValue(l.State == "running") }},
+		prometheus.GaugeValue, func(l api.LibraryInfo) float64 { return boolValue(l.State == "running") }},
 	{prometheus.NewDesc("orbital_library_calls_total", "Calls made to the library.", libLabels, nil),
-		prometheus.CounterValue, func(l library.Info) float64 { return float64(l.Calls) }},
+		prometheus.CounterValue, func(l api.LibraryInfo) float64 { return float64(l.Calls) }},
 	{prometheus.NewDesc("orbital_library_failures_total", "Calls to the library that failed.", libLabels, nil),
-		prometheus.CounterValue, func(l library.Info) float64 { return float64(l.Failures) }},
+		prometheus.CounterValue, func(l api.LibraryInfo) float64 { return float64(l.Failures) }},
 	{prometheus.NewDesc("orbital_library_instances", "Wasm instances of the library running.", libLabels, nil),
-		prometheus.GaugeValue, func(l library.Info) float64 { return float64(l.Instances) }},
+		prometheus.GaugeValue, func(l api.LibraryInfo) float64 { return float64(l.Instances) }},
 	{prometheus.NewDesc("orbital_library_busy", "Instances of the library serving a call now.", libLabels, nil),
-		prometheus.GaugeValue, func(l library.Info) float64 { return float64(l.Busy) }},
+		prometheus.GaugeValue, func(l api.LibraryInfo) float64 { return float64(l.Busy) }},
 	{prometheus.NewDesc("orbital_library_restarts_total", "Times the library's instances were restarted.", libLabels, nil),
-		prometheus.CounterValue, func(l library.Info) float64 { return float64(l.Restarts) }},
+		prometheus.CounterValue, func(l api.LibraryInfo) float64 { return float64(l.Restarts) }},
 }
 
 var (

@@ -15,22 +15,20 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/orbitalfoundation/orbital/api"
-	"github.com/orbitalfoundation/orbital/internal/bus"
-	"github.com/orbitalfoundation/orbital/internal/library"
 )
 
 // fakeSource is a Source with fixed snapshots.
 type fakeSource struct {
 	procs             []api.ProcessInfo
-	bus               bus.Stats
-	libs              []library.Info
+	bus               api.BusStats
+	libs              []api.LibraryInfo
 	modules, versions int
 	regErr            error
 }
 
 func (f *fakeSource) Processes() []api.ProcessInfo { return f.procs }
-func (f *fakeSource) BusStats() bus.Stats          { return f.bus }
-func (f *fakeSource) Libraries() []library.Info    { return f.libs }
+func (f *fakeSource) BusStats() api.BusStats       { return f.bus }
+func (f *fakeSource) Libraries() []api.LibraryInfo { return f.libs }
 func (f *fakeSource) RegistryCounts() (int, int, error) {
 	return f.modules, f.versions, f.regErr
 }
@@ -44,17 +42,17 @@ func busy() *fakeSource {
 			{Name: "flaky", Module: "flaky", State: api.StateCrashed, Restarts: 5},
 			{Name: "cron", Module: "cron@0.1.0", State: api.StateIdle},
 		},
-		bus: bus.Stats{
-			Subjects: []bus.SubjectStats{
+		bus: api.BusStats{
+			Subjects: []api.SubjectStats{
 				{Subject: "demo.echo", Published: 10, Delivered: 9, Dropped: 1, Unrouted: 0},
-				{Subject: bus.InboxSubjects, Published: 4, Delivered: 4, Unrouted: 2, Denied: 1},
+				{Subject: api.InboxSubjects, Published: 4, Delivered: 4, Unrouted: 2, Denied: 1},
 			},
-			Endpoints:     []bus.EndpointStats{{Name: "echo"}, {Name: "control"}},
-			Direct:        bus.DirectStats{Sent: 5, Delivered: 4, Dropped: 1, Denied: 2},
+			Endpoints:     []api.EndpointStats{{Name: "echo"}, {Name: "control"}},
+			Direct:        api.DirectStats{Sent: 5, Delivered: 4, Dropped: 1, Denied: 2},
 			Subscriptions: 3,
 			Denied:        3,
 		},
-		libs: []library.Info{
+		libs: []api.LibraryInfo{
 			{Name: "calltest", Version: "1.0.0", Instances: 4, Busy: 1, Max: 4, Calls: 100, Failures: 2, Restarts: 1, State: "running"},
 			{Name: "vision", Version: "2.1.0", State: "down"},
 		},

@@ -17,19 +17,17 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/admin"
 	"github.com/orbitalfoundation/orbital/internal/control"
-	"github.com/orbitalfoundation/orbital/internal/metrics"
 	"github.com/orbitalfoundation/orbital/internal/node"
+	"github.com/orbitalfoundation/orbital/internal/node/config"
 	"github.com/orbitalfoundation/orbital/internal/testwait"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
-// The node is what the control server finds /metrics on.
-var _ metrics.Source = (*node.Node)(nil)
-
 // startNode runs a real node (echo and the calltest library from
 // build/wasm) behind a real control server and returns the server's info.
-func startNode(t *testing.T) (*node.Node, control.Info) {
+func startNode(t *testing.T) (*node.Node, api.ControlInfo) {
 	t.Helper()
 	wasmDir := filepath.Dir(testwasm.Path(t, "echo"))
 	toml := "[node]\nmodule_path = [\"" + wasmDir + "\"]\ngrace = \"2s\"\n" + `
@@ -41,17 +39,17 @@ name = "calltest"
 module = "calltest"
 calls = ["calltest"]
 `
-	cfg, err := node.ParseConfig([]byte(toml), "test.toml", t.TempDir(), t.TempDir())
+	cfg, err := config.Parse([]byte(toml), "test.toml", t.TempDir(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := node.Start(context.Background(), cfg, t.TempDir(), log)
+	n, err := node.Start(context.Background(), cfg, t.TempDir(), log, node.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	home := t.TempDir()
-	srv, err := control.Listen(control.Options{Home: home}, n)
+	srv, err := serve(control.Options{Home: home}, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +63,7 @@ calls = ["calltest"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	var info control.Info
+	var info api.ControlInfo
 	if err := json.Unmarshal(data, &info); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +125,7 @@ func value(fams map[string]*dto.MetricFamily, name string, want map[string]strin
 func TestMetricsEndpointOnARealNode(t *testing.T) {
 	n, info := startNode(t)
 	waitFor(t, "echo running", func() bool {
-		for _, p := range n.Processes() {
+		for _, p := range n.Runner().Processes() {
 			if p.Name == "echo" && p.State == api.StateRunning {
 				return true
 			}
@@ -136,7 +134,7 @@ func TestMetricsEndpointOnARealNode(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := n.Call(ctx, "calltest", "echo", []byte("hi")); err != nil {
+	if _, err := n.Kernel().Call(ctx, "calltest", "echo", []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -184,4 +182,15 @@ func TestMetricsEndpointOnARealNode(t *testing.T) {
 			}
 		}
 	})
+}
+
+// serve serves a node's control API and admin panel as `orbital up` does.
+func serve(o control.Options, n *node.Node) (*control.Server, error) {
+	srv, err := control.Listen(o)
+	if err != nil {
+		return nil, err
+	}
+	h, closeSite := admin.Site(srv.Token(), n.Backends())
+	srv.Serve(h, closeSite)
+	return srv, nil
 }

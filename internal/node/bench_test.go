@@ -10,7 +10,11 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/install"
+	"github.com/orbitalfoundation/orbital/internal/node/config"
+	"github.com/orbitalfoundation/orbital/internal/node/modules"
 	"github.com/orbitalfoundation/orbital/internal/pack"
+	"github.com/orbitalfoundation/orbital/internal/registry"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
@@ -54,29 +58,34 @@ func BenchmarkBoot100(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	reg, err := OpenRegistry(context.Background(), home, nil)
+	reg, err := modules.OpenRegistry(context.Background(), home, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
+	gate := install.NewGate(home)
 	for i := 0; i < 100; i++ {
 		m := fmt.Sprintf("name = \"svc-%d\"\nversion = \"1.0.0\"\nkind = \"service\"\n[bus]\nsubscribe = [\"ping\"]\nlisten = [\"ping\"]\nsend = [\"*\"]\n", i)
-		if _, err := reg.Install(context.Background(), signedPackage(b, key, wasm, m)); err != nil {
+		p, err := gate.Open(signedPackage(b, key, wasm, m))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := reg.Install(context.Background(), p.Registry(), registry.InstallOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	_ = reg.Close()
-	cfg, err := ParseConfig([]byte("[node]\ngrace = \"1s\"\n"), "bench.toml", b.TempDir(), home)
+	cfg, err := config.Parse([]byte("[node]\ngrace = \"1s\"\n"), "bench.toml", b.TempDir(), home)
 	if err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		n, err := Start(context.Background(), cfg, home, nil)
+		n, err := Start(context.Background(), cfg, home, nil, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		for {
 			running := 0
-			for _, p := range n.Processes() {
+			for _, p := range n.Runner().Processes() {
 				if p.State == api.StateRunning {
 					running++
 				}
@@ -109,11 +118,11 @@ func BenchmarkInstallAndCompile(b *testing.B) {
 		body = append(body, make([]byte, pad)...)
 		wasm = append(append(append(wasm, 0), binary.AppendUvarint(nil, uint64(len(body)))...), body...)
 	}
-	cfg, err := ParseConfig([]byte("[node]\ngrace = \"1s\"\n"), "bench.toml", b.TempDir(), home)
+	cfg, err := config.Parse([]byte("[node]\ngrace = \"1s\"\n"), "bench.toml", b.TempDir(), home)
 	if err != nil {
 		b.Fatal(err)
 	}
-	n, err := Start(context.Background(), cfg, home, nil)
+	n, err := Start(context.Background(), cfg, home, nil, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -124,7 +133,7 @@ func BenchmarkInstallAndCompile(b *testing.B) {
 		i++
 		// A command module that rests until a subject: installed, compiled, not run.
 		m := fmt.Sprintf("name = \"big-%d\"\nversion = \"1.0.0\"\nkind = \"app\"\n[triggers]\nsubjects = [\"never.%d\"]\n", i, i)
-		if _, err := n.Install(context.Background(), signedPackage(b, key, wasm, m), false); err != nil {
+		if _, err := n.Modules().Install(context.Background(), signedPackage(b, key, wasm, m), false); err != nil {
 			b.Fatal(err)
 		}
 	}

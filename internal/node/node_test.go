@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/logring"
+	"github.com/orbitalfoundation/orbital/internal/node/config"
 	"github.com/orbitalfoundation/orbital/internal/testwait"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
@@ -28,7 +30,7 @@ func startNode(t *testing.T, toml string) *Node { return startNodeWith(t, "", to
 func startNodeWith(t *testing.T, nodeKeys, toml string) *Node {
 	t.Helper()
 	wasmDir := filepath.Dir(testwasm.Path(t, "echo"))
-	cfg, err := ParseConfig([]byte("[node]\nmodule_path = [\""+wasmDir+"\"]\ngrace = \"2s\"\n"+nodeKeys+"\n"+toml), "test.toml", t.TempDir(), t.TempDir())
+	cfg, err := config.Parse([]byte("[node]\nmodule_path = [\""+wasmDir+"\"]\ngrace = \"2s\"\n"+nodeKeys+"\n"+toml), "test.toml", t.TempDir(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func startNodeWith(t *testing.T, nodeKeys, toml string) *Node {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	n, err := Start(context.Background(), cfg, t.TempDir(), log)
+	n, err := Start(context.Background(), cfg, t.TempDir(), log, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +67,12 @@ func request(t *testing.T, n *Node, subject, data string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	b, err := n.Request(ctx, subject, []byte(data))
+	b, err := n.Bus().Request(ctx, subject, []byte(data))
 	return string(b), err
 }
 
 func proc(n *Node, name string) (api.ProcessInfo, bool) {
-	for _, p := range n.Processes() {
+	for _, p := range n.Runner().Processes() {
 		if p.Name == name {
 			return p, true
 		}
@@ -98,7 +100,7 @@ func TestRequestReplyThroughWasm(t *testing.T) {
 	// Nobody listens on demo.nobody: a clear error, not a hang.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if _, err := n.Request(ctx, "demo.nobody", nil); !errors.Is(err, api.ErrNotFound) && !errors.Is(err, api.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := n.Bus().Request(ctx, "demo.nobody", nil); !errors.Is(err, api.ErrNotFound) && !errors.Is(err, api.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("request without responders: %v", err)
 	}
 	if p, _ := proc(n, "echo"); p.MsgsIn < 2 || p.MsgsOut < 2 {
@@ -110,7 +112,7 @@ func TestWildcardsAndFanOut(t *testing.T) {
 	n := startNode(t, "[[process]]\nname = \"stats\"\nmodule = \"stats\"\n[[process]]\nname = \"stats2\"\nmodule = \"stats\"\n")
 	checkFor(t, "stats answering", func() bool { _, err := request(t, n, "demo.stats", ""); return err == nil })
 	for _, s := range []string{"demo.a", "demo.a", "demo.b.c", "other.x"} {
-		if err := n.Publish(s, []byte("m")); err != nil {
+		if err := n.Bus().Publish(s, []byte("m")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -152,12 +154,12 @@ module = "flaky"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		_ = n.Subscribe(ctx, "$sys.process.flaky.crashed", func(bus.Message) error { crashes <- struct{}{}; return nil })
+		_ = n.Bus().Subscribe(ctx, "$sys.process.flaky.crashed", func(api.BusMessage) error { crashes <- struct{}{}; return nil })
 	}()
 	// flaky traps on every 5th message: 12 ticks make at least two crashes.
 	for i := 0; i < 12; i++ {
 		checkFor(t, "flaky running again", func() bool { p, _ := proc(n, "flaky"); return p.State == api.StateRunning })
-		if err := n.Publish("demo.tick", []byte(fmt.Sprintf("tick %d", i))); err != nil {
+		if err := n.Bus().Publish("demo.tick", []byte(fmt.Sprintf("tick %d", i))); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(10 * time.Millisecond) // let it handle the tick before the next (ordering, not timing, is asserted)
@@ -187,9 +189,9 @@ module = "echo"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		_ = n.Subscribe(ctx, "$sys.process.recurse.gave_up", func(bus.Message) error { gaveUp <- struct{}{}; return nil })
+		_ = n.Bus().Subscribe(ctx, "$sys.process.recurse.gave_up", func(api.BusMessage) error { gaveUp <- struct{}{}; return nil })
 	}()
-	checkFor(t, "recurse given up", func() bool { _, ok := n.GaveUp()["recurse"]; return ok })
+	checkFor(t, "recurse given up", func() bool { _, ok := n.Runner().GaveUp()["recurse"]; return ok })
 	p, listed := proc(n, "recurse")
 	if !listed || !strings.Contains(p.Reason, "given up after 3 restarts") {
 		t.Fatalf("recurse in the table: %v %+v", listed, p)
@@ -211,7 +213,7 @@ module = "echo"
 	}
 	// The operator starts it again: the node is healthy until the budget
 	// is spent anew.
-	if err := n.Start("recurse"); err != nil {
+	if err := n.Runner().Start("recurse"); err != nil {
 		t.Fatal(err)
 	}
 	if h := n.Health(); h.Status != "ok" || len(h.GaveUp) != 0 {
@@ -231,20 +233,19 @@ func TestBlobSharedByThreeIsFreedOnce(t *testing.T) {
 	var ready sync.WaitGroup
 	ready.Add(1)
 	go func() {
-		mb := bus.NewMailbox(bus.MailboxConfig{Capacity: 64})
-		ep, err := n.bus.Register("acks", 999, bus.AllowAll, mb)
+		conn, err := n.Kernel().Connect("acks", orbital.ConnOptions{Mailbox: 64})
 		if err != nil {
 			t.Error(err)
 			ready.Done()
 			return
 		}
-		defer n.bus.Unregister(ep)
-		if _, err := ep.Subscribe("demo.blob.ack", ""); err != nil {
+		defer conn.Close()
+		if _, err := conn.Subscribe("demo.blob.ack", ""); err != nil {
 			t.Error(err)
 		}
 		ready.Done()
 		for {
-			m, err := mb.Recv(ctx)
+			m, err := conn.Recv(ctx)
 			if err != nil {
 				return
 			}
@@ -252,19 +253,16 @@ func TestBlobSharedByThreeIsFreedOnce(t *testing.T) {
 		}
 	}()
 	ready.Wait()
-	store := n.k.(interface{ Blobs() *bus.BlobStore }).Blobs()
 	data := make([]byte, 4<<20)
 	for i := range data {
 		data[i] = byte(i)
 	}
-	b, err := store.New("orbital", data, nil)
+	pub, err := n.Kernel().Connect("blobber", orbital.ConnOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.ctl.Publish("demo.blob", bus.Message{Blob: b}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Release(); err != nil { // the publisher's own reference
+	defer pub.Close()
+	if err := pub.PublishBlob("demo.blob", data); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
@@ -277,7 +275,7 @@ func TestBlobSharedByThreeIsFreedOnce(t *testing.T) {
 			t.Fatalf("only %d of 3 sinks acknowledged", i)
 		}
 	}
-	checkFor(t, "blob freed", func() bool { count, bytes := store.Stats(); return count == 0 && bytes == 0 })
+	checkFor(t, "blob freed", func() bool { count, bytes := n.Kernel().Blobs(); return count == 0 && bytes == 0 })
 }
 
 func TestGracefulShutdownAndManyProcesses(t *testing.T) {
@@ -289,7 +287,7 @@ func TestGracefulShutdownAndManyProcesses(t *testing.T) {
 	n := startNode(t, cfg.String())
 	checkFor(t, "all running", func() bool {
 		running := 0
-		for _, p := range n.Processes() {
+		for _, p := range n.Runner().Processes() {
 			if p.State == api.StateRunning {
 				running++
 			}
@@ -384,7 +382,7 @@ module = "echo"
 	payload := make([]byte, 1024)
 	const flood = 50000
 	for range flood {
-		if err := n.Publish("demo.blob", payload); err != nil {
+		if err := n.Bus().Publish("demo.blob", payload); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -440,29 +438,29 @@ restart = "temporary"
 		return func() bool { p, ok := proc(n, name); return ok && p.State == api.StateRunning }
 	}
 	checkFor(t, "both running", func() bool { return running("perm")() && running("temp")() })
-	if err := n.Start("perm"); !errors.Is(err, api.ErrExists) {
+	if err := n.Runner().Start("perm"); !errors.Is(err, api.ErrExists) {
 		t.Fatalf("start of a running process: %v, want ErrExists", err)
 	}
-	if err := n.Stop("perm"); err != nil {
+	if err := n.Runner().Stop("perm"); err != nil {
 		t.Fatal(err)
 	}
 	if p, ok := proc(n, "perm"); !ok || p.State != api.StateStopped {
 		t.Fatalf("after stop: %+v %v, want listed as stopped", p, ok)
 	}
-	if err := n.Kill("temp"); err != nil {
+	if err := n.Runner().Kill("temp"); err != nil {
 		t.Fatal(err)
 	}
 	checkFor(t, "temp killed and still listed", func() bool { p, ok := proc(n, "temp"); return ok && p.State == api.StateKilled })
 	for _, name := range []string{"perm", "temp"} {
-		if err := n.Start(name); err != nil {
+		if err := n.Runner().Start(name); err != nil {
 			t.Fatalf("start %s: %v", name, err)
 		}
 		checkFor(t, name+" running again", running(name))
 	}
-	if err := n.Start("nosuch"); !errors.Is(err, api.ErrNotFound) {
+	if err := n.Runner().Start("nosuch"); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("start of an unknown process: %v", err)
 	}
-	lines, _, err := n.Logs("perm", 0, 0)
+	lines, _, err := n.Runner().Logs("perm", 0, 0)
 	if err != nil || !slices.ContainsFunc(lines, func(l logring.Line) bool { return l.Text == "started by the operator" && l.Source == "node" }) {
 		t.Fatalf("perm's log %+v %v lacks the operator's start", lines, err)
 	}

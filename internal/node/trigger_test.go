@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/node/config"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
@@ -92,11 +93,11 @@ routes = ["GET /echo/{x}"]
 
 func TestRouteTriggerNeedsListen(t *testing.T) {
 	mod := moduleWith(t, "pong", "name = \"pong\"\nversion = \"1.0.0\"\nkind = \"service\"\n[triggers]\nroutes = [\"/x\"]\n")
-	cfg, err := ParseConfig([]byte("[[process]]\nname = \"web\"\nmodule = \""+mod+"\"\n"), "t.toml", t.TempDir(), t.TempDir())
+	cfg, err := config.Parse([]byte("[[process]]\nname = \"web\"\nmodule = \""+mod+"\"\n"), "t.toml", t.TempDir(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Start(context.Background(), cfg, t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), "route.web") {
+	if _, err := Start(context.Background(), cfg, t.TempDir(), nil, Options{}); err == nil || !strings.Contains(err.Error(), "route.web") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -152,11 +153,11 @@ after = "exit"
 `)
 	clock := &fakeClock{now: time.Date(2026, 11, 25, 12, 1, 0, 0, time.UTC)}
 	wasmDir := filepath.Dir(testwasm.Path(t, "echo"))
-	cfg, err := ParseConfig([]byte("[node]\nmodule_path = [\""+wasmDir+"\"]\n[[process]]\nname = \"job\"\nmodule = \""+mod+"\"\n"), "t.toml", t.TempDir(), t.TempDir())
+	cfg, err := config.Parse([]byte("[node]\nmodule_path = [\""+wasmDir+"\"]\n[[process]]\nname = \"job\"\nmodule = \""+mod+"\"\n"), "t.toml", t.TempDir(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := StartWith(context.Background(), cfg, t.TempDir(), nil, Options{Clock: clock})
+	n, err := Start(context.Background(), cfg, t.TempDir(), nil, Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestOnDemandLibrary(t *testing.T) {
 	if info, _ := proc(n, "calltest"); info.State != api.StateIdle {
 		t.Fatalf("before the first call: %+v", info)
 	}
-	got, err := n.Call(context.Background(), "calltest", "echo", []byte("wake up"))
+	got, err := n.Kernel().Call(context.Background(), "calltest", "echo", []byte("wake up"))
 	if err != nil || string(got) != "wake up" {
 		t.Fatalf("first call: %q %v", got, err)
 	}

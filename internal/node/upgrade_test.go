@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitalfoundation/orbital/internal/node/config"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
@@ -27,7 +28,7 @@ func TestUpgradeLosesNoMessages(t *testing.T) {
 	pkg := func(version string) []byte {
 		return signedPackage(t, key, wasm, fmt.Sprintf("name = \"svc\"\nversion = %q\nkind = \"service\"\n[bus]\nsubscribe = [\"svc.ping\"]\nlisten = [\"svc.ping\"]\nsend = [\"*\"]\n", version))
 	}
-	cfg, err := ParseConfig([]byte("[node]\ngrace = \"2s\"\n"), "t.toml", t.TempDir(), home)
+	cfg, err := config.Parse([]byte("[node]\ngrace = \"2s\"\n"), "t.toml", t.TempDir(), home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,13 +36,13 @@ func TestUpgradeLosesNoMessages(t *testing.T) {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	n, err := Start(context.Background(), cfg, home, log)
+	n, err := Start(context.Background(), cfg, home, log, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close(context.Background())
 	ctx := context.Background()
-	if _, err := n.Install(ctx, pkg("1.0.0"), false); err != nil {
+	if _, err := n.Modules().Install(ctx, pkg("1.0.0"), false); err != nil {
 		t.Fatal(err)
 	}
 	checkFor(t, "svc running", func() bool { p, _ := proc(n, "svc"); return p.Module == "svc@1.0.0" })
@@ -61,7 +62,7 @@ func TestUpgradeLosesNoMessages(t *testing.T) {
 				}
 				want := fmt.Sprintf("w%d-%d", w, i)
 				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				got, err := n.Request(rctx, "svc.ping", []byte(want))
+				got, err := n.Bus().Request(rctx, "svc.ping", []byte(want))
 				cancel()
 				if err != nil || string(got) != want {
 					errs <- fmt.Errorf("request %s: %q %v", want, got, err)
@@ -71,12 +72,12 @@ func TestUpgradeLosesNoMessages(t *testing.T) {
 		}()
 	}
 	time.Sleep(100 * time.Millisecond)
-	if _, err := n.Install(ctx, pkg("1.1.0"), false); err != nil {
+	if _, err := n.Modules().Install(ctx, pkg("1.1.0"), false); err != nil {
 		t.Fatal(err)
 	}
 	checkFor(t, "svc upgraded", func() bool { p, _ := proc(n, "svc"); return p.Module == "svc@1.1.0" })
 	time.Sleep(100 * time.Millisecond)
-	if err := n.Pin(ctx, "svc", "1.0.0"); err != nil {
+	if err := n.Modules().Pin(ctx, "svc", "1.0.0"); err != nil {
 		t.Fatal(err)
 	}
 	checkFor(t, "svc rolled back", func() bool { p, _ := proc(n, "svc"); return p.Module == "svc@1.0.0" })
@@ -108,11 +109,11 @@ func TestSignedConfigModuleVerified(t *testing.T) {
 		return p
 	}
 	start := func(path string) error {
-		cfg, err := ParseConfig([]byte("[[process]]\nname = \"svc\"\nmodule = \""+path+"\"\n"), "t.toml", dir, home)
+		cfg, err := config.Parse([]byte("[[process]]\nname = \"svc\"\nmodule = \""+path+"\"\n"), "t.toml", dir, home)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := Start(context.Background(), cfg, home, nil)
+		n, err := Start(context.Background(), cfg, home, nil, Options{})
 		if err == nil {
 			_ = n.Close(context.Background())
 		}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
-	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/engine"
 )
 
@@ -257,7 +256,7 @@ func (p *Process) Exit() engine.Exit {
 // Info returns a snapshot of the process.
 func (p *Process) Info() api.ProcessInfo {
 	st := p.inst.Stats()
-	var bs bus.EndpointStats
+	var bs api.EndpointStats
 	if p.port != nil {
 		bs = p.port.ep.Stats()
 	}

@@ -28,7 +28,7 @@ func BenchmarkInstall5MB(b *testing.B) {
 		s := app("big", fmt.Sprintf("1.0.%d", i), "vision ^1")
 		data := customSection(buildPkg(s.toml(), 0), "pad", pad)
 		b.StartTimer()
-		if _, err := r.Install(ctx, data); err != nil {
+		if _, err := install(r, ctx, data); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -68,7 +68,7 @@ func bigRegistry(b *testing.B) *Registry {
 		if bigErr != nil {
 			return
 		}
-		bigReg, bigErr = Open(context.Background(), bigDir, Options{Open: testOpener})
+		bigReg, bigErr = Open(context.Background(), bigDir, Options{})
 		if bigErr != nil {
 			return
 		}
@@ -79,7 +79,7 @@ func bigRegistry(b *testing.B) *Registry {
 		for v := 0; v < bigVersions; v++ {
 			for k := 0; k < bigNames; k++ {
 				l := spec{name: fmt.Sprintf("lib%d", k), version: fmt.Sprintf("1.%d.0", v), exports: []string{fmt.Sprintf("fn_%d", k), "common"}}
-				if _, bigErr = bigReg.Install(ctx, l.pkg()); bigErr != nil {
+				if _, bigErr = install(bigReg, ctx, l.pkg()); bigErr != nil {
 					return
 				}
 			}
@@ -96,7 +96,7 @@ access = "rw"
 listen = ["app%d.cmd"]
 subscribe = ["sensors.%d.*"]
 publish = ["app%d.>"]`, k, k, k%20, k)
-				if _, bigErr = bigReg.Install(ctx, a.pkg()); bigErr != nil {
+				if _, bigErr = install(bigReg, ctx, a.pkg()); bigErr != nil {
 					return
 				}
 			}
@@ -161,7 +161,7 @@ func BenchmarkInstallInto10k(b *testing.B) {
 		s := app("bench", fmt.Sprintf("1.0.%d", i), "lib1 ^1", "lib2 ^1")
 		data := s.pkg()
 		b.StartTimer()
-		if _, err := r.Install(ctx, data); err != nil {
+		if _, err := install(r, ctx, data); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

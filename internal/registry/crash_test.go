@@ -40,7 +40,7 @@ func TestHelperInstall(t *testing.T) {
 		os.Stdout.WriteString(fmt.Sprintf(format, args...) + " .\n")
 	}
 	ctx := context.Background()
-	r, err := Open(ctx, dir, Options{Open: testOpener})
+	r, err := Open(ctx, dir, Options{})
 	if err != nil {
 		say("X open: %v", err)
 		os.Exit(3)
@@ -85,7 +85,7 @@ func TestHelperInstall(t *testing.T) {
 			}
 			data := buildPkg(s.toml(), rng.IntN(3<<20))
 			say("B install %s %s", ref(s.name, s.version), digestOf(data))
-			_, err := r.Install(ctx, data)
+			_, err := install(r, ctx, data)
 			if err == nil {
 				refs = append(refs, ref(s.name, s.version))
 			}
@@ -98,7 +98,7 @@ func TestHelperInstall(t *testing.T) {
 			}
 			data := buildPkg(s.toml(), 1+rng.IntN(1<<20))
 			say("B force %s %s", ref(n, v), digestOf(data))
-			_, err := r.InstallWith(ctx, data, InstallOptions{Force: true})
+			_, err := installWith(r, ctx, data, InstallOptions{Force: true})
 			done(err)
 		case op < 19:
 			j := rng.IntN(len(refs))
@@ -223,7 +223,7 @@ func TestCrashDuringInstall(t *testing.T) {
 				}
 			}
 		}
-		r, err := Open(context.Background(), dir, Options{Open: testOpener})
+		r, err := Open(context.Background(), dir, Options{})
 		if err != nil {
 			t.Fatalf("round %d: open after kill: %v", round, err)
 		}
@@ -269,7 +269,7 @@ func TestCrashDuringInstall(t *testing.T) {
 	t.Logf("%d of %d kills left temporary files behind", caughtTemp, rounds)
 
 	r := openDir(t, dir)
-	if _, err := r.Install(context.Background(), lib("after", "1.0.0").pkg()); err != nil {
+	if _, err := install(r, context.Background(), lib("after", "1.0.0").pkg()); err != nil {
 		t.Fatalf("install after the crashes: %v", err)
 	}
 	if _, err := r.GC(context.Background()); err != nil {

@@ -143,7 +143,7 @@ func openTest(t testing.TB) *Registry {
 
 func openDir(t testing.TB, dir string) *Registry {
 	t.Helper()
-	r, err := Open(context.Background(), dir, Options{Open: testOpener})
+	r, err := Open(context.Background(), dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func openDir(t testing.TB, dir string) *Registry {
 func mustInstall(t testing.TB, r *Registry, specs ...spec) {
 	t.Helper()
 	for _, s := range specs {
-		if _, err := r.Install(context.Background(), s.pkg()); err != nil {
+		if _, err := install(r, context.Background(), s.pkg()); err != nil {
 			t.Fatalf("install %s@%s: %v", s.name, s.version, err)
 		}
 	}
@@ -200,4 +200,24 @@ func blobFiles(t testing.TB, r *Registry) []blobFile {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// opener stands in for the trust gate: it opens a package or refuses it.
+type opener func(data []byte) (*manifest.Manifest, string, string, error)
+
+// install opens data with testOpener and installs it.
+func install(r *Registry, ctx context.Context, data []byte) (Record, error) {
+	return installWith(r, ctx, data, InstallOptions{})
+}
+
+func installWith(r *Registry, ctx context.Context, data []byte, o InstallOptions) (Record, error) {
+	return installOpened(r, ctx, testOpener, data, o)
+}
+
+func installOpened(r *Registry, ctx context.Context, open opener, data []byte, o InstallOptions) (Record, error) {
+	m, digest, verdict, err := open(data)
+	if err != nil {
+		return Record{}, fmt.Errorf("install: %w", err)
+	}
+	return r.Install(ctx, Package{Data: data, Manifest: m, Digest: digest, Verdict: verdict}, o)
 }

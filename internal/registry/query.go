@@ -12,8 +12,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/orbitalfoundation/orbital/api"
-	"github.com/orbitalfoundation/orbital/internal/bus"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
+	subj "github.com/orbitalfoundation/orbital/internal/subject" // WhatFires's parameter is named subject
 )
 
 // List returns every installed name with its kind and versions, sorted by
@@ -101,8 +101,8 @@ func (r *Registry) WhoExports(fn string) ([]ExportRef, error) {
 // literal tokens, '*' and '>', so the cost follows the answer, not the
 // number of patterns installed.
 func (r *Registry) WhatFires(subject string) ([]Firing, error) {
-	if err := bus.ValidSubject(subject); err != nil {
-		return nil, fmt.Errorf("what fires: %w", err)
+	if err := subj.Valid(subject); err != nil {
+		return nil, fmt.Errorf("what fires: %w: %w", err, api.ErrInvalid)
 	}
 	toks := strings.Split(subject, ".")
 	out := []Firing{}
@@ -112,7 +112,7 @@ func (r *Registry) WhatFires(subject string) ([]Firing, error) {
 			p := []byte(prefix)
 			for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
 				parts := strings.Split(string(k), sep)
-				if len(parts) != 3 || !bus.Match(parts[0], subject) {
+				if len(parts) != 3 || !subj.Match(parts[0], subject) {
 					continue
 				}
 				n, v := splitRef(parts[1])
@@ -206,7 +206,7 @@ func dependents(tx *bolt.Tx, lib string) ([]Dependent, error) {
 	var versions []*semver.Version // of lib, descending
 	if s, ok, err := getSummary(tx, lib); err != nil {
 		return nil, err
-	} else if ok && s.Kind == manifest.KindLibrary {
+	} else if ok && s.Kind == string(manifest.KindLibrary) {
 		for i := len(s.Versions) - 1; i >= 0; i-- {
 			if v, err := semver.StrictNewVersion(s.Versions[i]); err == nil {
 				versions = append(versions, v)
@@ -371,7 +371,7 @@ func capMatches(kind, declared, detail, arg string) bool {
 		}
 		return false
 	case "publish", "subscribe":
-		return declared == arg || (bus.ValidSubject(arg) == nil && bus.Match(declared, arg))
+		return declared == arg || (subj.Valid(arg) == nil && subj.Match(declared, arg))
 	case "send":
 		ok, err := path.Match(declared, arg)
 		return declared == arg || (err == nil && ok)

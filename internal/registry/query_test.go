@@ -158,14 +158,14 @@ func TestTriggered(t *testing.T) {
 }
 
 func TestTriggersHook(t *testing.T) {
-	r, err := Open(context.Background(), t.TempDir(), Options{Open: testOpener, Triggers: func(m *manifest.Manifest) []Trigger {
+	r, err := Open(context.Background(), t.TempDir(), Options{Triggers: func(m *manifest.Manifest) []Trigger {
 		return []Trigger{{Kind: TriggerSubject, Value: m.Name + ".wake"}, {Kind: "custom", Value: "x"}}
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	rec, err := r.Install(context.Background(), lib("vision", "1.0.0").pkg())
+	rec, err := install(r, context.Background(), lib("vision", "1.0.0").pkg())
 	if err != nil || len(rec.Triggers) != 2 {
 		t.Fatalf("install = %+v, %v", rec.Triggers, err)
 	}

@@ -27,7 +27,6 @@ type Registry struct {
 	dir      string
 	db       *bolt.DB
 	store    *store
-	open     Opener
 	log      *slog.Logger
 	triggers func(*manifest.Manifest) []Trigger
 	maxSize  int64
@@ -39,16 +38,12 @@ type Registry struct {
 // installs. It fails with api.ErrTimeout when another process holds the
 // index for longer than Options.LockTimeout.
 func Open(ctx context.Context, dir string, o Options) (*Registry, error) {
-	if o.Open == nil {
-		return nil, fmt.Errorf("open registry %s: no Opener: %w", dir, api.ErrInvalid)
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("open registry %s: %w: %w", dir, api.ErrClosed, err)
 	}
 	r := &Registry{
 		dir:      dir,
 		store:    &store{root: filepath.Join(dir, "blobs", "sha256")},
-		open:     o.Open,
 		log:      o.Logger,
 		triggers: o.Triggers,
 		maxSize:  o.MaxPackageSize,
@@ -109,37 +104,34 @@ func (r *Registry) Close() error {
 // Dir returns the registry's directory.
 func (r *Registry) Dir() string { return r.dir }
 
-// Install installs a package; see InstallWith.
-func (r *Registry) Install(ctx context.Context, data []byte) (Record, error) {
-	return r.InstallWith(ctx, data, InstallOptions{})
-}
-
-// InstallWith installs a package: it opens and verifies it with the Opener,
-// checks its name, version and kind, resolves its dependencies against the
-// installed modules, stores the blob atomically and writes the record and
-// its index entries in one transaction. Reinstalling the same module digest
-// is a no-op that returns the installed record. Errors wrap an api class:
-// the Opener's, api.ErrTooLarge, api.ErrBadManifest, api.ErrBadModule,
-// api.ErrExists (another digest under the same name@version, or the name is
-// taken by another kind), api.ErrNotFound / api.ErrVersion / api.ErrInvalid
-// / api.ErrLimit (dependencies) or api.ErrClosed (ctx cancelled).
-func (r *Registry) InstallWith(ctx context.Context, data []byte, o InstallOptions) (Record, error) {
+// Install stores a package that the trust gate has opened and verified
+// (package install; the registry itself trusts nothing and verifies
+// nothing): it checks the manifest's name, version and kind, resolves its
+// dependencies against the installed modules, stores the blob atomically
+// and writes the record and its index entries in one transaction.
+// Reinstalling the same module digest is a no-op that returns the
+// installed record. Errors wrap an api class: api.ErrTooLarge,
+// api.ErrBadManifest, api.ErrBadModule, api.ErrExists (another digest
+// under the same name@version, or the name is taken by another kind),
+// api.ErrNotFound / api.ErrVersion / api.ErrInvalid / api.ErrLimit
+// (dependencies) or api.ErrClosed (ctx cancelled).
+func (r *Registry) Install(ctx context.Context, p Package, o InstallOptions) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, fmt.Errorf("install: %w: %w", api.ErrClosed, err)
 	}
+	data, m, digest, verdict := p.Data, p.Manifest, p.Digest, p.Verdict
 	if int64(len(data)) > r.maxSize {
 		return Record{}, fmt.Errorf("install: package is %d bytes, at most %d: %w", len(data), r.maxSize, api.ErrTooLarge)
 	}
-	m, digest, verdict, err := r.open(data)
-	if err != nil {
-		return Record{}, fmt.Errorf("install: %w", err)
+	if m == nil {
+		return Record{}, fmt.Errorf("install: %w: no manifest", api.ErrBadManifest)
 	}
 	if err := checkManifest(m); err != nil {
 		return Record{}, fmt.Errorf("install: %w", err)
 	}
 	digest = strings.TrimPrefix(digest, "sha256:")
 	if !validDigest(digest) {
-		return Record{}, fmt.Errorf("install %s: opener returned digest %q, not a hex sha256: %w", m, digest, api.ErrBadModule)
+		return Record{}, fmt.Errorf("install %s: package digest %q is not a hex sha256: %w", m, digest, api.ErrBadModule)
 	}
 	mjson, err := json.Marshal(m)
 	if err != nil {
@@ -148,7 +140,7 @@ func (r *Registry) InstallWith(ctx context.Context, data []byte, o InstallOption
 	rec := Record{
 		Name:        m.Name,
 		Version:     m.Version.String(),
-		Kind:        m.Kind,
+		Kind:        string(m.Kind),
 		Description: m.Description,
 		Digest:      digest,
 		Blob:        digestOf(data),
@@ -637,7 +629,7 @@ func (r *Registry) Check(ctx context.Context) (Report, error) {
 					problem("%s: %v", rec.Ref(), err)
 					continue
 				}
-				if m.Name != rec.Name || m.Version == nil || m.Version.String() != rec.Version || m.Kind != rec.Kind {
+				if m.Name != rec.Name || m.Version == nil || m.Version.String() != rec.Version || string(m.Kind) != rec.Kind {
 					problem("%s: manifest says %s (%s)", rec.Ref(), m, m.Kind)
 				}
 				for _, e := range entriesFor(rec, m) {

@@ -21,11 +21,11 @@ import (
 func TestInstallStoresAndIndexes(t *testing.T) {
 	r := openTest(t)
 	data := buildPkg(lib("vision", "1.2.0").toml(), 1000)
-	rec, err := r.Install(context.Background(), data)
+	rec, err := install(r, context.Background(), data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Ref() != "vision@1.2.0" || rec.Kind != manifest.KindLibrary || rec.Size != int64(len(data)) || rec.Verdict != "unsigned (test)" {
+	if rec.Ref() != "vision@1.2.0" || rec.Kind != string(manifest.KindLibrary) || rec.Size != int64(len(data)) || rec.Verdict != "unsigned (test)" {
 		t.Fatalf("record = %+v", rec)
 	}
 	if rec.Blob != digestOf(data) || rec.Installed.IsZero() {
@@ -58,33 +58,33 @@ func TestReinstall(t *testing.T) {
 	ctx := context.Background()
 	r := openTest(t)
 	first := buildPkg(lib("vision", "1.0.0").toml(), 10)
-	rec1, err := r.Install(ctx, first)
+	rec1, err := install(r, ctx, first)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Millisecond)
 
 	// Same digest: a no-op that returns the installed record.
-	rec2, err := r.Install(ctx, first)
+	rec2, err := install(r, ctx, first)
 	if err != nil || !reflect.DeepEqual(rec1, rec2) {
 		t.Fatalf("reinstall = %+v, %v; want %+v", rec2, err, rec1)
 	}
 	// ... and that restores a deleted blob.
 	os.Remove(r.store.path(rec1.Blob))
-	if _, err := r.Install(ctx, first); err != nil || !r.store.exists(rec1.Blob) {
+	if _, err := install(r, ctx, first); err != nil || !r.store.exists(rec1.Blob) {
 		t.Fatalf("reinstall did not restore the blob: %v", err)
 	}
 
 	// Other digest, same name@version: refused, unless forced.
 	other := buildPkg(lib("vision", "1.0.0").toml(), 20)
-	_, err = r.Install(ctx, other)
+	_, err = install(r, ctx, other)
 	if !errors.Is(err, api.ErrExists) || !strings.Contains(err.Error(), "force") {
 		t.Fatalf("install of another digest: %v, want ErrExists", err)
 	}
 	if err := r.Pin("vision", "1.0.0"); err != nil {
 		t.Fatal(err)
 	}
-	rec3, err := r.InstallWith(ctx, other, InstallOptions{Force: true})
+	rec3, err := installWith(r, ctx, other, InstallOptions{Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestInstallRefusals(t *testing.T) {
 		name  string
 		ctx   context.Context
 		data  []byte
-		open  Opener
+		open  opener
 		max   int64
 		class error
 		msg   string
@@ -137,19 +137,19 @@ func TestInstallRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := r
-			if tt.open != nil || tt.max != 0 {
-				open := tt.open
-				if open == nil {
-					open = testOpener
-				}
+			open := tt.open
+			if open == nil {
+				open = testOpener
+			}
+			if tt.max != 0 {
 				var err error
-				reg, err = Open(ctx, t.TempDir(), Options{Open: open, MaxPackageSize: tt.max})
+				reg, err = Open(ctx, t.TempDir(), Options{MaxPackageSize: tt.max})
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer reg.Close()
 			}
-			_, err := reg.Install(tt.ctx, tt.data)
+			_, err := installOpened(reg, tt.ctx, open, tt.data, InstallOptions{})
 			if !errors.Is(err, tt.class) || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("err = %v, want %v containing %q", err, tt.class, tt.msg)
 			}
@@ -267,7 +267,7 @@ func TestResolveAtInstall(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := openTest(t)
 			mustInstall(t, r, tt.installed...)
-			rec, err := r.Install(context.Background(), tt.install.pkg())
+			rec, err := install(r, context.Background(), tt.install.pkg())
 			if tt.class != nil {
 				if !errors.Is(err, tt.class) || !strings.Contains(err.Error(), tt.msg) {
 					t.Fatalf("err = %v\nwant %v containing %q", err, tt.class, tt.msg)
@@ -368,7 +368,7 @@ func TestPinSteersInstall(t *testing.T) {
 	if err := r.Pin("vision", "1.0.0"); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := r.Install(context.Background(), app("app", "1.0.0", "vision ^1").pkg())
+	rec, err := install(r, context.Background(), app("app", "1.0.0", "vision ^1").pkg())
 	if err != nil || rec.Dependencies[0].Resolved != "1.0.0" {
 		t.Fatalf("install with a pin = %+v, %v", rec.Dependencies, err)
 	}
@@ -479,8 +479,8 @@ func TestMultipleVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Summary{
-		{Name: "app", Kind: manifest.KindApp, Versions: []string{"0.1.0"}, Latest: "0.1.0"},
-		{Name: "vision", Kind: manifest.KindLibrary, Versions: []string{"1.2.0", "1.9.0", "1.10.0", "2.0.0-rc.1"}, Latest: "2.0.0-rc.1"},
+		{Name: "app", Kind: string(manifest.KindApp), Versions: []string{"0.1.0"}, Latest: "0.1.0"},
+		{Name: "vision", Kind: string(manifest.KindLibrary), Versions: []string{"1.2.0", "1.9.0", "1.10.0", "2.0.0-rc.1"}, Latest: "2.0.0-rc.1"},
 	}
 	if !reflect.DeepEqual(list, want) {
 		t.Fatalf("List = %+v\nwant %+v", list, want)
@@ -505,7 +505,7 @@ func TestCorruptBlob(t *testing.T) {
 	ctx := context.Background()
 	r := openTest(t)
 	data := buildPkg(lib("vision", "1.0.0").toml(), 4096)
-	rec, err := r.Install(ctx, data)
+	rec, err := install(r, ctx, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,7 +534,7 @@ func TestCorruptBlob(t *testing.T) {
 		t.Fatalf("Read of a missing blob: %v", err)
 	}
 	// Reinstalling the same package repairs it.
-	if _, err := r.Install(ctx, data); err != nil {
+	if _, err := install(r, ctx, data); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, err := r.Read("vision", "1.0.0"); err != nil || string(got) != string(data) {
@@ -573,15 +573,18 @@ func TestOpenRemovesTempFilesAndGC(t *testing.T) {
 	}
 }
 
-func TestOpenLockedAndInvalid(t *testing.T) {
+func TestOpenLockedAndUnopened(t *testing.T) {
 	dir := t.TempDir()
 	openDir(t, dir)
-	_, err := Open(context.Background(), dir, Options{Open: testOpener, LockTimeout: 50 * time.Millisecond})
+	_, err := Open(context.Background(), dir, Options{LockTimeout: 50 * time.Millisecond})
 	if !errors.Is(err, api.ErrTimeout) || !strings.Contains(err.Error(), "in use by another process") {
 		t.Fatalf("second Open: %v", err)
 	}
-	if _, err := Open(context.Background(), t.TempDir(), Options{}); !errors.Is(err, api.ErrInvalid) {
-		t.Fatalf("Open without an Opener: %v", err)
+	// The registry verifies nothing itself: a package the gate did not
+	// open (no manifest) is refused.
+	r := openTest(t)
+	if _, err := r.Install(context.Background(), Package{Data: []byte(wasmHeader)}, InstallOptions{}); !errors.Is(err, api.ErrBadManifest) {
+		t.Fatalf("Install of an unopened package: %v", err)
 	}
 }
 
@@ -621,7 +624,7 @@ func TestConcurrentUse(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 15; i++ {
 				s := app(fmt.Sprintf("app%d", w), fmt.Sprintf("1.0.%d", i), "base ^1")
-				if _, err := r.Install(ctx, s.pkg()); err != nil {
+				if _, err := install(r, ctx, s.pkg()); err != nil {
 					t.Error(err)
 					return
 				}

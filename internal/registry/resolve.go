@@ -133,7 +133,7 @@ func (s *solver) candidates(name string) (*candidates, error) {
 		if err != nil {
 			return nil, fmt.Errorf("index record %s: %w", rec.Ref(), err)
 		}
-		cs.kind = rec.Kind
+		cs.kind = manifest.Kind(rec.Kind)
 		c := candidate{rec: rec, v: v, deps: deps, pinned: rec.Pinned}
 		if rec.Pinned {
 			pinned = append(pinned, c)
@@ -201,7 +201,7 @@ func (s *solver) run(queue []need, i int) ([]need, error) {
 				if !n.dep.c.Check(c.v) {
 					continue
 				}
-				s.sel[n.dep.name] = &pick{name: c.rec.Name, version: c.rec.Version, kind: c.rec.Kind, v: c.v, deps: c.deps, parent: n.from}
+				s.sel[n.dep.name] = &pick{name: c.rec.Name, version: c.rec.Version, kind: manifest.Kind(c.rec.Kind), v: c.v, deps: c.deps, parent: n.from}
 				q := append(queue[:len(queue):len(queue)], needsOf(s.sel[n.dep.name])...)
 				out, err := s.run(q, i+1)
 				if err == nil {
@@ -310,7 +310,7 @@ func (s *solver) recordPick(rec Record) (*pick, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index record %s: %w", rec.Ref(), err)
 	}
-	return &pick{name: rec.Name, version: rec.Version, kind: rec.Kind, v: v, deps: deps}, nil
+	return &pick{name: rec.Name, version: rec.Version, kind: manifest.Kind(rec.Kind), v: v, deps: deps}, nil
 }
 
 // resolveDeps resolves the closure of the module m about to be installed and

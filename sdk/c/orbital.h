@@ -83,6 +83,10 @@ extern "C" {
 #define ORB_FOREVER (-1)
 #define ORB_POLL    0
 
+/* Limits. */
+#define ORB_MAX_BINDINGS 4096  /* call_bind handles a process may hold; one more is ORB_ERR_LIMIT */
+#define ORB_MAX_LOG_LINE 16384 /* bytes of one log line; longer ones are truncated */
+
 /* ---- the imports ------------------------------------------------------- */
 
 #define ORB_IMPORT(name) __attribute__((import_module("orbital_v1"), import_name(name)))

@@ -1,4 +1,4 @@
-package node
+package modules
 
 import (
 	"errors"
@@ -17,7 +17,7 @@ func TestPreviewsBounded(t *testing.T) {
 	ps := newPreviews()
 	ps.now = func() time.Time { return now }
 	stage := func(id string, size int) {
-		ps.put(&staged{p: api.InstallPreview{ID: id, Expires: now.Add(PreviewTTL)}, data: make([]byte, size)})
+		ps.put(&staged{p: api.InstallPreview{ID: id, Expires: now.Add(PreviewTTL)}, n: size})
 		now = now.Add(time.Second)
 	}
 	for i := range MaxPreviews + 2 {
@@ -38,7 +38,7 @@ func TestPreviewsBounded(t *testing.T) {
 	if _, err := ps.take("big1", true); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("big1 kept beside big2 past the byte bound: %v", err)
 	}
-	if s, err := ps.take("big2", false); err != nil || len(s.data) != MaxPreviewBytes/2+1 {
+	if s, err := ps.take("big2", false); err != nil || s.size() != MaxPreviewBytes/2+1 {
 		t.Fatalf("big2: %v", err)
 	}
 	if _, err := ps.take("big2", false); !errors.Is(err, api.ErrNotFound) {

@@ -1,8 +1,8 @@
-// Package node runs Orbital as a long-lived node (`orbital up`): it reads
-// the node configuration, starts the configured processes under a
-// supervisor, connects them to the bus, serves the local control API and
-// shuts everything down cleanly on a signal.
-package node
+// Package config parses a node's configuration file (`orbital up
+// NODE.toml`): the [node] settings, the [supervisor] strategy and budget,
+// and each [[process]] with what it is granted. Parsing is strict: unknown
+// keys and bad values are errors naming the file and the key.
+package config
 
 import (
 	_ "embed"
@@ -18,17 +18,18 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/capability"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
 	"github.com/orbitalfoundation/orbital/internal/supervisor"
 )
 
-// DemoConfig is the node configuration used when none is given: the bundled
+// Demo is the node configuration used when none is given: the bundled
 // example system (see examples/), found in the module path.
 //
 //go:embed demo.toml
-var DemoConfig []byte
+var Demo []byte
 
 // Config is a parsed node configuration.
 type Config struct {
@@ -48,15 +49,15 @@ type Config struct {
 	MaxRestarts int
 	Within      time.Duration
 
-	Processes []ProcessConfig
+	Processes []Process
 }
 
-// ProcessConfig is one [[process]] of the node configuration.
-type ProcessConfig struct {
+// Process is one [[process]] of the node configuration.
+type Process struct {
 	Name    string
 	Module  string // a module name found in the module path, or a path to a .wasm file
 	Restart supervisor.Restart
-	Grant   capability.Grant // Grant.Calls from calls = ["vision", "kv.get"]
+	Grant   orbital.Grant // Grant.Calls from calls = ["vision", "kv.get"]
 	// Config is the module's configuration, config = { key = "value", n = 3 }:
 	// strings, integers, floats and booleans; nil when absent or empty.
 	Config map[string]any
@@ -102,10 +103,10 @@ type rawConfig struct {
 	} `toml:"process"`
 }
 
-// ParseConfig parses a node configuration. Unknown keys and bad values are
+// Parse parses a node configuration. Unknown keys and bad values are
 // errors that name the file and key. Relative paths in module_path and dirs
 // are resolved against dir; ${ORBITAL_HOME} expands to home.
-func ParseConfig(data []byte, source, dir, home string) (*Config, error) {
+func Parse(data []byte, source, dir, home string) (*Config, error) {
 	var raw rawConfig
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
@@ -210,8 +211,8 @@ func ParseConfig(data []byte, source, dir, home string) (*Config, error) {
 		if p.Module == "" {
 			return nil, bad(key+".module", "missing")
 		}
-		pc := ProcessConfig{Name: p.Name, Module: p.Module, Restart: supervisor.Permanent,
-			Grant: capability.Grant{Args: p.Args, Env: p.Env, Stdout: true, Stderr: true, Clock: p.Clock, Random: p.Random}}
+		pc := Process{Name: p.Name, Module: p.Module, Restart: supervisor.Permanent,
+			Grant: orbital.Grant{Args: p.Args, Env: p.Env, Stdout: true, Stderr: true, Clock: p.Clock, Random: p.Random}}
 		if strings.ContainsAny(p.Module, "/\\") || strings.HasSuffix(p.Module, ".wasm") {
 			pc.Module = abs(dir, p.Module)
 		}
@@ -229,7 +230,7 @@ func ParseConfig(data []byte, source, dir, home string) (*Config, error) {
 			if host, rest, ok := strings.Cut(d, ":"); ok && host != "" && !filepath.IsAbs(host) {
 				d = abs(dir, host) + ":" + rest
 			}
-			g, err := capability.ParseDirFlag(d)
+			g, err := orbital.ParseDir(d)
 			if err != nil {
 				return nil, bad(key+".dirs", "%v", err)
 			}
@@ -348,13 +349,13 @@ func tomlType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// LoadConfig reads a node configuration file.
-func LoadConfig(path, home string) (*Config, error) {
+// Load reads a node configuration file.
+func Load(path, home string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("node config: %w", err)
 	}
-	return ParseConfig(data, path, filepath.Dir(path), home)
+	return Parse(data, path, filepath.Dir(path), home)
 }
 
 func abs(dir, p string) string {

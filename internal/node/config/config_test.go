@@ -1,4 +1,4 @@
-package node
+package config
 
 import (
 	"encoding/json"
@@ -14,7 +14,7 @@ import (
 )
 
 func TestParseConfig(t *testing.T) {
-	cfg, err := ParseConfig([]byte(`
+	cfg, err := Parse([]byte(`
 [node]
 control = "127.0.0.1:7777"
 module_path = ["${ORBITAL_HOME}/modules", "mods"]
@@ -121,7 +121,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(tc.toml), "n.toml", "/cfg", "/home")
+			_, err := Parse([]byte(tc.toml), "n.toml", "/cfg", "/home")
 			if !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want ErrInvalid mentioning %q", err, tc.want)
 			}
@@ -129,8 +129,8 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 }
 
-func TestDemoConfigParses(t *testing.T) {
-	cfg, err := ParseConfig(DemoConfig, "demo", "/work", "/home")
+func TestDemoParses(t *testing.T) {
+	cfg, err := Parse(Demo, "demo", "/work", "/home")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,13 +142,13 @@ func TestDemoConfigParses(t *testing.T) {
 // FuzzParseConfig: the node config parser never panics, and what it accepts
 // is internally consistent.
 func FuzzParseConfig(f *testing.F) {
-	f.Add(string(DemoConfig))
+	f.Add(string(Demo))
 	f.Add("[node]\ncontrol = \"127.0.0.1:0\"\n[[process]]\nname = \"a\"\nmodule = \"b\"\n")
 	f.Add("[supervisor]\nmax_restarts = 3\nwithin = \"1s\"\n")
 	f.Add("[[process]]\nname = \"a\"\nmodule = \"b\"\ncalls = [\"*\", \"vision.blur\", \"demo.echo.*\", \"x.\"]\nconfig = { s = \"v\", n = 1, f = 2.5, b = true, t = { x = 1 } }\n")
 	f.Add("[[process]]\nname = \"a\"\nmodule = \"b\"\n[process.config]\nk = nan\n\"q k\" = 1979-05-27\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		cfg, err := ParseConfig([]byte(s), "f.toml", "/d", "/h")
+		cfg, err := Parse([]byte(s), "f.toml", "/d", "/h")
 		if err != nil {
 			if !errors.Is(err, api.ErrInvalid) {
 				t.Fatalf("error without class: %v", err)

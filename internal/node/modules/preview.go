@@ -1,10 +1,10 @@
-package node
+package modules
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,9 +14,8 @@ import (
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/capability"
 	"github.com/orbitalfoundation/orbital/internal/fetch"
+	"github.com/orbitalfoundation/orbital/internal/install"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
-	"github.com/orbitalfoundation/orbital/internal/pack"
-	"github.com/orbitalfoundation/orbital/internal/registry"
 )
 
 // Limits of the URL-bar install flow.
@@ -32,9 +31,13 @@ const (
 )
 
 type staged struct {
-	p    api.InstallPreview
-	data []byte
+	p   api.InstallPreview
+	pkg *install.Package // opened and judged by the gate
+	n   int              // its bytes
 }
+
+// size is the bytes the staged package holds.
+func (s *staged) size() int { return s.n }
 
 // previews holds the packages waiting for approval.
 type previews struct {
@@ -53,11 +56,11 @@ func (ps *previews) put(s *staged) {
 	ps.expireLocked()
 	held := func() (n int) {
 		for _, o := range ps.byID {
-			n += len(o.data)
+			n += o.size()
 		}
 		return n
 	}
-	for len(ps.byID) > 0 && (len(ps.byID) >= MaxPreviews || held()+len(s.data) > MaxPreviewBytes) {
+	for len(ps.byID) > 0 && (len(ps.byID) >= MaxPreviews || held()+s.size() > MaxPreviewBytes) {
 		var oldest *staged
 		for _, o := range ps.byID {
 			if oldest == nil || o.p.Expires.Before(oldest.p.Expires) {
@@ -94,14 +97,14 @@ func (ps *previews) expireLocked() {
 	}
 }
 
-// PreviewInstall fetches the package that ref names (an https:// URL or an
+// Preview fetches the package that ref names (an https:// URL or an
 // oci:// reference; local files and plain HTTP are refused: the caller is
 // a browser, not the device's operator at a shell) and describes it: its
 // manifest, its signature verdict under the device's trust policy and the
 // capabilities it asks for with whether an installed module gets them. The
-// bytes wait, in memory, for ApproveInstall or DenyInstall, at most
-// PreviewTTL. Nothing is written to disk.
-func (n *Node) PreviewInstall(ctx context.Context, ref string) (api.InstallPreview, error) {
+// package waits, in memory, for Approve or Deny, at most PreviewTTL.
+// Nothing is written to disk.
+func (m *Modules) Preview(ctx context.Context, ref string) (api.InstallPreview, error) {
 	r, err := fetch.ParseRef(strings.TrimSpace(ref))
 	if err != nil {
 		return api.InstallPreview{}, err
@@ -109,91 +112,32 @@ func (n *Node) PreviewInstall(ctx context.Context, ref string) (api.InstallPrevi
 	if r.Scheme != fetch.SchemeHTTPS && r.Scheme != fetch.SchemeOCI {
 		return api.InstallPreview{}, fmt.Errorf("preview %s: %w: only https:// and oci:// references can be installed this way (local files: orbital install FILE)", r, api.ErrInvalid)
 	}
-	fo := n.fetchOpts
-	fo.Logger, fo.AllowHTTP = n.log, false
+	fo := m.fetch
+	fo.Logger, fo.AllowHTTP = m.log, false
 	res, err := fetch.Fetch(ctx, r.String(), fo)
 	if err != nil {
 		return api.InstallPreview{}, err
 	}
-	p, err := pack.Open(res.Data)
+	p, err := m.gate.Inspect(res.Data)
 	if err != nil {
 		return api.InstallPreview{}, fmt.Errorf("preview %s: %w", r, err)
 	}
 	var id [12]byte
 	_, _ = rand.Read(id[:])
-	pv := api.InstallPreview{ID: hex.EncodeToString(id[:]), Ref: res.Source, Expires: n.previews.now().Add(PreviewTTL),
+	pv := api.InstallPreview{ID: hex.EncodeToString(id[:]), Ref: res.Source, Expires: m.previews.now().Add(PreviewTTL),
 		Size: len(res.Data), Digest: p.Digest.String(), Caps: []api.CapabilityRequest{}, Triggers: []string{}, Exports: []string{},
 		Deps: []string{}, Problems: []string{}}
-	m := p.Manifest
-	pv.Name, pv.Version, pv.Kind, pv.Description = m.Name, m.Version.String(), string(m.Kind), m.Description
-	n.judge(&pv, p)
-	n.describe(&pv, m)
-	pv.Installable = !slices.ContainsFunc(pv.Problems, blocking)
-	n.previews.put(&staged{p: pv, data: res.Data})
-	n.log.Info("package fetched for approval", "module", m.String(), "ref", r.Redacted(), "bytes", len(res.Data), "installable", pv.Installable)
-	return pv, nil
-}
-
-// redacted is what the logs may show of a reference.
-func redacted(ref string) string {
-	r, err := fetch.ParseRef(ref)
-	if err != nil {
-		return "(unparsable reference)"
-	}
-	return r.Redacted()
-}
-
-// blocking problems are prefixed with "refused:" or "cannot run:"; the
-// others are warnings.
-func blocking(p string) bool {
-	return strings.HasPrefix(p, "refused: ") || strings.HasPrefix(p, "cannot run: ")
-}
-
-// judge sets the signature verdict and the publisher.
-func (n *Node) judge(pv *api.InstallPreview, p *pack.Package) {
-	pol, err := LoadPolicy(n.home)
-	if err != nil {
-		pv.Problems = append(pv.Problems, "refused: trust policy: "+err.Error())
-		return
-	}
-	v, err := pol.Verify(p)
-	pv.Signature = api.SignatureVerdict{Signed: p.Signed(), Trusted: err == nil && v.By != nil, Verdict: v.Reason, Signers: []api.Signer{}}
-	for _, c := range v.Checks {
-		pv.Signature.Signers = append(pv.Signature.Signers, api.Signer{Signer: c.Signature.Signer, KeyID: c.Signature.KeyID,
-			Status: string(c.Status), Publisher: c.Publisher})
-	}
-	// The trust policy's name for a key it lists beats the name a signer
-	// gave itself.
-	switch {
-	case v.By != nil && v.By.Publisher != "":
-		pv.Publisher = v.By.Publisher
-	case v.By != nil:
-		pv.Publisher = v.By.Signature.Signer
-	default:
-		for _, c := range v.Checks {
-			if c.Publisher != "" {
-				pv.Publisher = c.Publisher
-				break
-			}
-		}
-		if pv.Publisher == "" && len(v.Checks) > 0 {
-			pv.Publisher = v.Checks[0].Signature.Signer
-		}
-	}
-	if err != nil {
-		msg := v.Reason
-		if msg == "" {
-			msg = "refused: " + err.Error()
-		}
-		switch {
-		case errors.Is(err, pack.ErrUnsigned):
-			msg += "; this device installs packages signed by the publishers in its trust.toml"
-		case errors.Is(err, pack.ErrUntrustedKey), errors.Is(err, pack.ErrNameNotTrusted):
-			msg += "; to trust this publisher, add its key to trust.toml"
-		}
+	mf := p.Manifest
+	pv.Name, pv.Version, pv.Kind, pv.Description = mf.Name, mf.Version.String(), string(mf.Kind), mf.Description
+	pv.Signature, pv.Publisher = p.Verdict.Signature(p.Signed()), p.Verdict.Publisher
+	if msg := p.Verdict.Refusal(); msg != "" {
 		pv.Problems = append(pv.Problems, msg)
-		pv.Signature.Verdict = msg
 	}
+	m.describe(&pv, mf)
+	pv.Installable = !slices.ContainsFunc(pv.Problems, blocking)
+	m.previews.put(&staged{p: pv, pkg: p, n: len(res.Data)})
+	m.log.Info("package fetched for approval", "module", mf.String(), "ref", r.Redacted(), "bytes", len(res.Data), "installable", pv.Installable)
+	return pv, nil
 }
 
 // InstalledCapabilities lists what a module's manifest asks for and
@@ -202,7 +146,7 @@ func (n *Node) judge(pv *api.InstallPreview, p *pack.Package) {
 // memory. The error says why such a module cannot start at all (a
 // required capability that is not granted).
 func InstalledCapabilities(m *manifest.Manifest) ([]api.CapabilityRequest, error) {
-	set, err := capability.Resolve(m, InstalledGrant())
+	set, err := capability.Resolve(m, installed)
 	out := []api.CapabilityRequest{}
 	c := m.Capabilities
 	add := func(name string, asked, granted bool, note string) {
@@ -260,31 +204,9 @@ func InstalledCapabilities(m *manifest.Manifest) ([]api.CapabilityRequest, error
 	return out, err
 }
 
-// ModuleDetail is an installed module's registry record and manifest with
-// what it asks for and is granted.
-type ModuleDetail struct {
-	registry.ModuleInfo
-	Capabilities []api.CapabilityRequest `json:"capabilities"`
-}
-
-// ModuleInfo describes installed module name at version ("" the active
-// one): its registry record, manifest, versions and dependents, and its
-// capabilities requested versus granted.
-func (n *Node) ModuleInfo(name, version string) (any, error) {
-	info, err := n.reg.Info(name, version)
-	if err != nil {
-		return nil, err
-	}
-	d := ModuleDetail{ModuleInfo: info, Capabilities: []api.CapabilityRequest{}}
-	if info.Manifest != nil {
-		d.Capabilities, _ = InstalledCapabilities(info.Manifest)
-	}
-	return d, nil
-}
-
 // describe lists what the package asks for and what an installed module
 // gets of it, its triggers, exports and dependencies.
-func (n *Node) describe(pv *api.InstallPreview, m *manifest.Manifest) {
+func (mo *Modules) describe(pv *api.InstallPreview, m *manifest.Manifest) {
 	caps, err := InstalledCapabilities(m)
 	if err != nil {
 		pv.Problems = append(pv.Problems, "cannot run: "+err.Error())
@@ -292,7 +214,7 @@ func (n *Node) describe(pv *api.InstallPreview, m *manifest.Manifest) {
 	pv.Caps = caps
 	for _, d := range m.DependencyList() {
 		dep := d.Name + " " + d.Range
-		if rec, err := n.reg.Resolve(d.Name, d.Range); err == nil {
+		if rec, err := mo.reg.Resolve(d.Name, d.Range); err == nil {
 			dep += " → " + rec.Version
 		} else if d.Optional {
 			dep += " (optional, not installed)"
@@ -321,41 +243,41 @@ func (n *Node) describe(pv *api.InstallPreview, m *manifest.Manifest) {
 	for _, e := range m.ExportList() {
 		pv.Exports = append(pv.Exports, e.Name)
 	}
-	if rec, err := n.reg.Resolve(m.Name, ""); err == nil {
+	if rec, err := mo.reg.Resolve(m.Name, ""); err == nil {
 		pv.Installed = rec.Version
 		if rec.Version == pv.Version {
 			pv.Problems = append(pv.Problems, "this version is installed already")
 		}
 	}
-	n.mu.Lock()
-	_, configured := n.groups[m.Name]
-	_, active := n.active[m.Name]
-	n.mu.Unlock()
-	if configured && !active {
+	if _, configured := mo.installedVersion(m.Name); configured {
 		pv.Problems = append(pv.Problems, "cannot run: a process named "+m.Name+" comes from the node config")
 	}
 }
 
-// ApproveInstall installs the package a preview fetched, exactly those
-// bytes, and runs it (see Install).
-func (n *Node) ApproveInstall(ctx context.Context, id string) (api.Installed, error) {
-	s, err := n.previews.take(id, true)
+// Approve installs the package a preview fetched, exactly those bytes,
+// and runs it (see Install). The package is not judged again unless the
+// trust policy changed since the preview.
+func (m *Modules) Approve(ctx context.Context, id string) (api.Installed, error) {
+	s, err := m.previews.take(id, true)
 	if err != nil {
 		return api.Installed{}, err
 	}
 	if !s.p.Installable { // it stays staged until denied or expired
 		return api.Installed{}, fmt.Errorf("install %s@%s: %w: %s", s.p.Name, s.p.Version, api.ErrPermissionDenied, strings.Join(s.p.Problems, "; "))
 	}
-	if s, err = n.previews.take(id, false); err != nil { // approved twice at once
+	if s, err = m.previews.take(id, false); err != nil { // approved twice at once
 		return api.Installed{}, err
 	}
-	rec, err := n.Install(ctx, s.data, false)
+	if err := m.gate.Recheck(s.pkg); err != nil {
+		return api.Installed{}, fmt.Errorf("install: %w", err)
+	}
+	rec, err := m.install(ctx, s.pkg, false)
 	if err != nil {
 		return api.Installed{}, err
 	}
-	n.log.Info("installed from the admin panel", "module", rec.Ref(), "ref", redacted(s.p.Ref))
+	m.log.Info("installed from the admin panel", "module", rec.Ref(), "ref", redacted(s.p.Ref))
 	out := api.Installed{Name: rec.Name, Version: rec.Version, Digest: rec.Digest, Process: rec.Name, State: api.StateStarting}
-	for _, p := range n.Processes() {
+	for _, p := range m.run.Processes() {
 		if p.Name == rec.Name {
 			out.State = p.State
 		}
@@ -363,12 +285,21 @@ func (n *Node) ApproveInstall(ctx context.Context, id string) (api.Installed, er
 	return out, nil
 }
 
-// DenyInstall drops a preview's package: nothing is installed.
-func (n *Node) DenyInstall(id string) error {
-	s, err := n.previews.take(id, false)
+// Deny drops a preview's package: nothing is installed.
+func (m *Modules) Deny(id string) error {
+	s, err := m.previews.take(id, false)
 	if err != nil {
 		return err
 	}
-	n.log.Info("install denied", "module", s.p.Name+"@"+s.p.Version, "ref", redacted(s.p.Ref))
+	m.log.Info("install denied", "module", s.p.Name+"@"+s.p.Version, "ref", redacted(s.p.Ref))
 	return nil
+}
+
+// jsonOf encodes a manifest for the wire.
+func jsonOf(m *manifest.Manifest) (json.RawMessage, error) {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("manifest of %s: %w", m, err)
+	}
+	return data, nil
 }

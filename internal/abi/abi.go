@@ -1,0 +1,215 @@
+// Package abi is the single source of the constants of Orbital's guest ABI,
+// the orbital_v1 import module (docs/ABI.md): error codes, envelope kinds,
+// log levels, receive timeouts, the sizes of the fixed headers the kernel
+// writes into guest memory, the statuses of call_serve, the limits a guest
+// sees, and the functions with their wasm signatures.
+//
+// The engine uses these constants directly. The guest bindings cannot (a
+// guest module compiles the SDK, not the kernel's internal packages, and C
+// has its own header), so they keep copies: the Go SDK (package orbital in
+// sdk/) and the C header sdk/c/orbital.h. Tests compare every copy, and
+// docs/ABI.md, with this package in both directions; change a constant
+// here and in each copy together.
+//
+// The package imports only the standard library, and nothing of the
+// project.
+package abi
+
+// ModuleName is the import module of the guest ABI, version 1.
+const ModuleName = "orbital_v1"
+
+// Error codes: the negative results of the orbital_v1 functions. Results
+// >= 0 are success.
+const (
+	ErrDenied   = -1
+	ErrInvalid  = -2
+	ErrTooBig   = -3
+	ErrNotFound = -4
+	ErrTimeout  = -5
+	ErrLimit    = -6
+	ErrClosed   = -7
+	ErrBuffer   = -8
+	ErrCycle    = -9
+	ErrFailed   = -10
+	ErrCrashed  = -11
+	ErrVersion  = -12
+)
+
+// Envelope kinds: the kind field of an envelope written by recv.
+const (
+	KindPublish = 0 // published on a subject the process subscribes to
+	KindSend    = 1 // sent directly to the process
+	KindRequest = 2 // a request: the envelope has a reply subject
+)
+
+// Log levels of the log function.
+const (
+	LevelDebug = 0
+	LevelInfo  = 1
+	LevelWarn  = 2
+	LevelError = 3
+)
+
+// Timeouts of recv (timeout_ms): negative waits forever, 0 polls, a
+// positive value waits that many milliseconds.
+const (
+	Forever = -1
+	Poll    = 0
+)
+
+// Sizes of the fixed parts of what the kernel writes into guest memory.
+const (
+	// EnvelopeHeader is the fixed part of an envelope written by recv:
+	//
+	//	0 u32 kind  4 u32 subject_len  8 u32 reply_len  12 u32 from_len
+	//	16 u32 data_len  20 u64 blob (0 = none)  28 subject, reply, from, data
+	EnvelopeHeader = 28
+	// CallHeader is the fixed part of a call written by call_serve:
+	//
+	//	0 u32 fn_len  4 u32 args_len  8 fn bytes, then args bytes
+	CallHeader = 8
+)
+
+// Statuses passed to call_serve with the result of the call being served.
+const (
+	ServeNone   = -1 // no result: the first turn, or a retry after ERR_BUFFER
+	ServeOK     = 0  // the bytes are the result
+	ServeFailed = 1  // the bytes are an error message: the caller gets ERR_FAILED
+)
+
+// Limits a guest sees.
+const (
+	// MaxBindings is how many call_bind handles one instance may hold;
+	// one more bind fails with ERR_LIMIT.
+	MaxBindings = 4096
+	// MaxLogLine is the longest log line in bytes; longer ones are
+	// truncated.
+	MaxLogLine = 16 << 10
+)
+
+// Group is a family of ABI constants.
+type Group string
+
+// The groups of Constants.
+const (
+	GroupError   Group = "error"
+	GroupKind    Group = "kind"
+	GroupLevel   Group = "level"
+	GroupTimeout Group = "timeout"
+	GroupSize    Group = "size"
+	GroupServe   Group = "serve"
+	GroupLimit   Group = "limit"
+)
+
+// Const describes one ABI constant.
+type Const struct {
+	Group Group
+	// Name is the constant's name in the ABI: docs/ABI.md spells the error
+	// codes so ("ERR_DENIED") and the C header defines ORB_ + Name.
+	Name  string
+	Value int64
+	// Text is, for error codes, the short description that the bindings
+	// give the code (the Go SDK's Errno.Error after "orbital: ", the C
+	// header's orb_strerror) and, for kinds, the kind's name in the Go
+	// SDK's Kind.String; empty otherwise.
+	Text string
+	// Meaning says in one line what the constant means.
+	Meaning string
+}
+
+// Constants returns every ABI constant, grouped, each group in the order
+// of its values: error codes from -1 down, the others ascending.
+func Constants() []Const {
+	return []Const{
+		{GroupError, "ERR_DENIED", ErrDenied, "permission denied", "not permitted by the process's capabilities, a reserved $sys. subject, or no bus connection"},
+		{GroupError, "ERR_INVALID", ErrInvalid, "invalid argument", "malformed subject, pattern or name, an argument out of range, or out-of-bounds memory"},
+		{GroupError, "ERR_TOO_BIG", ErrTooBig, "message too big", "message larger than the node's or the module's maximum"},
+		{GroupError, "ERR_NOT_FOUND", ErrNotFound, "not found", "no such process, subscription, blob, library or function; or no responders to a request"},
+		{GroupError, "ERR_TIMEOUT", ErrTimeout, "timeout", "the request's or the call's timeout passed"},
+		{GroupError, "ERR_LIMIT", ErrLimit, "limit reached", "a quota (blob memory, subscriptions, mailbox, bindings) is exhausted"},
+		{GroupError, "ERR_CLOSED", ErrClosed, "closed", "the process is being stopped: return from _start now"},
+		{GroupError, "ERR_BUFFER", ErrBuffer, "buffer too small", "the buffer is too small; a received message or a served call is kept"},
+		{GroupError, "ERR_CYCLE", ErrCycle, "call cycle", "a call would re-enter a library already on the call chain"},
+		{GroupError, "ERR_FAILED", ErrFailed, "call failed", "the called function returned an error; call_error has its message"},
+		{GroupError, "ERR_CRASHED", ErrCrashed, "callee crashed", "the callee trapped, ran out of memory or was killed while serving the call"},
+		{GroupError, "ERR_VERSION", ErrVersion, "no matching version", "no available version of the library satisfies the caller's range"},
+
+		{GroupKind, "KIND_PUBLISH", KindPublish, "publish", "published on a subject the process subscribes to"},
+		{GroupKind, "KIND_SEND", KindSend, "send", "sent directly to the process"},
+		{GroupKind, "KIND_REQUEST", KindRequest, "request", "a request: the envelope has a reply subject"},
+
+		{GroupLevel, "DEBUG", LevelDebug, "", "log level debug"},
+		{GroupLevel, "INFO", LevelInfo, "", "log level info"},
+		{GroupLevel, "WARN", LevelWarn, "", "log level warn"},
+		{GroupLevel, "ERROR", LevelError, "", "log level error"},
+
+		{GroupTimeout, "FOREVER", Forever, "", "recv waits until a message arrives"},
+		{GroupTimeout, "POLL", Poll, "", "recv returns at once"},
+
+		{GroupSize, "CALL_HEADER", CallHeader, "", "bytes before the function name in a call written by call_serve"},
+		{GroupSize, "ENVELOPE_HEADER", EnvelopeHeader, "", "bytes before the subject in an envelope written by recv"},
+
+		{GroupServe, "SERVE_NONE", ServeNone, "", "call_serve: no result (the first turn, or a retry after ERR_BUFFER)"},
+		{GroupServe, "SERVE_OK", ServeOK, "", "call_serve: the bytes are the result"},
+		{GroupServe, "SERVE_FAILED", ServeFailed, "", "call_serve: the bytes are an error message; the caller gets ERR_FAILED"},
+
+		{GroupLimit, "MAX_BINDINGS", MaxBindings, "", "call_bind handles one instance may hold"},
+		{GroupLimit, "MAX_LOG_LINE", MaxLogLine, "", "longest log line in bytes; longer ones are truncated"},
+	}
+}
+
+// Lookup returns the constant of group g with the value v.
+func Lookup(g Group, v int64) (Const, bool) {
+	for _, c := range Constants() {
+		if c.Group == g && c.Value == v {
+			return c, true
+		}
+	}
+	return Const{}, false
+}
+
+// Wasm value types of function signatures.
+const (
+	I32 = "i32"
+	I64 = "i64"
+)
+
+// Func is one function of the orbital_v1 import module with its wasm
+// signature. Pointers and lengths into guest memory are i32.
+type Func struct {
+	Name    string
+	Params  []string // I32 or I64, in order
+	Results []string // none or one
+}
+
+// Functions returns every function of orbital_v1, in the order of
+// docs/ABI.md. Functions are only ever added, never changed.
+func Functions() []Func {
+	i, l := I32, I64
+	return []Func{
+		{"nop", nil, nil},
+		{"log", []string{i, i, i}, nil},
+		{"config", []string{i, i}, []string{i}},
+
+		{"publish", []string{i, i, i, i}, []string{i}},
+		{"subscribe", []string{i, i, i, i}, []string{i}},
+		{"unsubscribe", []string{i}, []string{i}},
+		{"send", []string{i, i, i, i}, []string{i}},
+		{"request", []string{i, i, i, i, i, i, i}, []string{i}},
+		{"reply", []string{i, i, i, i}, []string{i}},
+		{"recv", []string{i, i, i}, []string{i}},
+		{"recv_size", nil, []string{i}},
+		{"blob_create", []string{i, i}, []string{l}},
+		{"blob_publish", []string{i, i, l}, []string{i}},
+		{"blob_len", []string{l}, []string{l}},
+		{"blob_read", []string{l, l, i, i}, []string{i}},
+		{"blob_release", []string{l}, []string{i}},
+
+		{"call_bind", []string{i, i, i, i}, []string{i}},
+		{"call", []string{i, i, i, i, i}, []string{l}},
+		{"call_result", []string{i, i}, []string{i}},
+		{"call_error", []string{i, i}, []string{i}},
+		{"call_serve", []string{i, i, i, i, i}, []string{i}},
+		{"call_size", nil, []string{i}},
+	}
+}
