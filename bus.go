@@ -14,7 +14,7 @@ import (
 // ("$sys.process.NAME.crashed"): only the host publishes there
 // (Kernel.PublishEvent); processes subscribe when their manifest names
 // the prefix literally.
-const SysPrefix = bus.SysPrefix
+const SysPrefix = "$sys."
 
 // Message is a message as the host receives it from the bus.
 type Message struct {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/engine"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
 )
 
@@ -17,10 +18,10 @@ const ManifestSection = "orbital.manifest"
 
 // Module kinds (Manifest.Kind).
 const (
-	KindApp     = string(manifest.KindApp)
-	KindLibrary = string(manifest.KindLibrary)
-	KindDriver  = string(manifest.KindDriver)
-	KindService = string(manifest.KindService)
+	KindApp     = "app"
+	KindLibrary = "library"
+	KindDriver  = "driver"
+	KindService = "service"
 )
 
 // Manifest is a module's parsed and validated orbital.toml: its name,
@@ -48,6 +49,17 @@ func LoadManifest(path string) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return ParseManifest(data, path)
+}
+
+// ManifestOf returns the manifest a wasm binary carries in its
+// "orbital.manifest" custom section, without compiling it: nil (and no
+// error) when it has none. Errors wrap api.ErrBadManifest.
+func ManifestOf(wasm []byte, source string) (*Manifest, error) {
+	data, ok := engine.CustomSection(wasm, ManifestSection)
+	if !ok {
+		return nil, nil
+	}
+	return ParseManifest(data, source+"#"+ManifestSection)
 }
 
 // FindManifest returns the manifest file that goes with the wasm file at

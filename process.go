@@ -18,6 +18,10 @@ import (
 	"github.com/orbitalfoundation/orbital/internal/process"
 )
 
+// ErrDeadline is what a process killed at its deadline ended with
+// (Process.Err); it wraps api.ErrLimit.
+var ErrDeadline = engine.ErrDeadline
+
 // SpawnOptions say how to start a process.
 type SpawnOptions struct {
 	// Name of the process; default the module name. It is the process's

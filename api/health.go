@@ -19,3 +19,14 @@ type NodeHealth struct {
 	Running    int       `json:"running"`
 	GaveUp     []string  `json:"gave_up"` // processes whose restart budget is spent
 }
+
+// ProcessEvent is what a node publishes on $sys.process.NAME.KIND when a
+// supervisor starts, restarts, stops or gives up on a process (or when it
+// exits or crashes by itself).
+type ProcessEvent struct {
+	Kind     string    `json:"kind"` // started, exited, crashed, restarted, stopped, gave_up
+	Process  string    `json:"process"`
+	Reason   string    `json:"reason"`
+	Restarts int       `json:"restarts"`
+	Time     time.Time `json:"time"`
+}

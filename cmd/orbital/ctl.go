@@ -18,7 +18,6 @@ import (
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/control"
-	"github.com/orbitalfoundation/orbital/internal/logring"
 )
 
 // homeCommand parses the flags of a command that works on a data
@@ -350,7 +349,7 @@ func cmdLogs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if last > 0 && len(lines) > last {
 		lines = lines[len(lines)-last:]
 	}
-	print := func(l logring.Line) error {
+	print := func(l api.LogLine) error {
 		_, err := fmt.Fprintf(stdout, "%s %-5s %-6s %s\n", l.Time.Local().Format("15:04:05.000"), l.Level, l.Source, l.Text)
 		return err
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/capability"
-	"github.com/orbitalfoundation/orbital/internal/engine"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
 )
 
@@ -231,7 +230,7 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 255
 		}
 		return int(info.ExitCode)
-	case info.State == api.StateKilled && errors.Is(p.Err(), engine.ErrDeadline):
+	case info.State == api.StateKilled && errors.Is(p.Err(), orbital.ErrDeadline):
 		fmt.Fprintf(stderr, "orbital: %s killed: %s\n", info.Name, info.Reason)
 		return exitDeadline
 	case info.State == api.StateKilled:
@@ -298,11 +297,7 @@ func embeddedManifest(path string) *orbital.Manifest {
 	if err != nil {
 		return nil
 	}
-	data, ok := engine.CustomSection(wasm, orbital.ManifestSection)
-	if !ok {
-		return nil
-	}
-	m, err := orbital.ParseManifest(data, path+"#"+orbital.ManifestSection)
+	m, err := orbital.ManifestOf(wasm, path)
 	if err != nil {
 		return nil
 	}

@@ -72,15 +72,6 @@ type Events struct {
 // NewEvents returns the reporter of a node's supervisor events.
 func NewEvents(k *orbital.Kernel, log *slog.Logger) *Events { return &Events{k: k, log: log} }
 
-// Event is a supervisor event as published on $sys.process.NAME.KIND.
-type Event struct {
-	Kind     string    `json:"kind"`
-	Process  string    `json:"process"`
-	Reason   string    `json:"reason"`
-	Restarts int       `json:"restarts"`
-	Time     time.Time `json:"time"`
-}
-
 // Subject is the system subject an event about process is published on.
 func Subject(process, kind string) string {
 	return orbital.SysPrefix + "process." + process + "." + kind
@@ -97,7 +88,7 @@ func (e *Events) Report(ev supervisor.Event) {
 		lv = slog.LevelWarn
 	}
 	e.log.Log(context.Background(), lv, "process "+ev.Kind, attrs...)
-	data, _ := json.Marshal(Event{Kind: ev.Kind, Process: ev.Child, Reason: ev.Reason, Restarts: ev.Restarts, Time: ev.Time})
+	data, _ := json.Marshal(api.ProcessEvent{Kind: ev.Kind, Process: ev.Child, Reason: ev.Reason, Restarts: ev.Restarts, Time: ev.Time})
 	name := ev.Child
 	if name == "" {
 		name = "node"
