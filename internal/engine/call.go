@@ -104,12 +104,13 @@ type Call struct {
 
 	eng    *Engine                // whose execution slot the call carries
 	worker atomic.Pointer[Worker] // serving the call, so a caller's Kill can cut it short
+	native bool                   // made by NewCall: its caller may abandon it (Abandon)
 }
 
 // NewCall returns a Call for a native (Go) caller: the result is kept in
 // the Call and read with Result.
 func NewCall(ctx context.Context, args []byte) *Call {
-	return &Call{Ctx: ctx, Args: args}
+	return &Call{Ctx: ctx, Args: args, native: true}
 }
 
 // Result returns the result of a finished call made with NewCall.

@@ -109,9 +109,11 @@ func (w *Worker) Invoke(c *Call) error {
 	if w.ended.Load() {
 		return fmt.Errorf("%s.%s: %w: %s is not running", w.library, c.Function, api.ErrClosed, w.library)
 	}
-	// A callee with no deadline at all is published so that the caller's
-	// Kill can bound it (Call.Abandon); a bounded one needs no atomics.
-	unbounded := c.Due == 0 && w.inst.deadline == 0
+	// A callee with no deadline at all, or serving a native caller (who
+	// may go away: Registry.Call abandons on its context), is published so
+	// that the caller can cut it short (Call.Abandon); the wasm-to-wasm
+	// call with a deadline, the hot path, needs no atomics.
+	unbounded := (c.Due == 0 && w.inst.deadline == 0) || c.native
 	if unbounded {
 		c.worker.Store(w)
 	}

@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/pack"
@@ -42,20 +43,37 @@ type Gate struct {
 // unsigned packages.
 func NewGate(home string) *Gate {
 	path := PolicyPath(home)
+	var (
+		mu     sync.Mutex
+		cached *pack.Policy
+		at     [sha256.Size]byte
+	)
 	return &Gate{policy: func() (*pack.Policy, [sha256.Size]byte, error) {
-		data, err := os.ReadFile(path)
+		st, err := os.Stat(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return pack.DefaultPolicy(), [sha256.Size]byte{}, nil
 		}
 		if err != nil {
 			return nil, [sha256.Size]byte{}, fmt.Errorf("trust policy: %w", err)
 		}
-		// LoadPolicy also checks the file's permissions.
-		pol, err := pack.LoadPolicy(path)
+		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, [sha256.Size]byte{}, fmt.Errorf("trust policy: %w", err)
 		}
-		return pol, sha256.Sum256(data), nil
+		// The stamp covers the content and the mode: a policy made
+		// writable by others is refused at once, not at its next edit.
+		stamp := sha256.Sum256(append(data, byte(st.Mode().Perm()>>6), byte(st.Mode().Perm())))
+		mu.Lock()
+		defer mu.Unlock()
+		if cached != nil && stamp == at {
+			return cached, stamp, nil // parsed once per version of the file
+		}
+		pol, err := pack.LoadPolicy(path) // checks the permissions too
+		if err != nil {
+			return nil, [sha256.Size]byte{}, fmt.Errorf("trust policy: %w", err)
+		}
+		cached, at = pol, stamp
+		return pol, stamp, nil
 	}}
 }
 

@@ -70,6 +70,8 @@ func (n *native) invoke(lib *Library, c *engine.Call) (err error) {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
 			return fmt.Errorf("%s.%s: %w: %v", lib.name, c.Function, api.ErrTimeout, err)
+		case errors.Is(err, context.Canceled):
+			return fmt.Errorf("%s.%s: %w: the caller was stopped", lib.name, c.Function, api.ErrClosed)
 		case classed(err):
 			return fmt.Errorf("%s.%s: %w", lib.name, c.Function, err)
 		}

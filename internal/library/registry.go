@@ -15,6 +15,7 @@ package library
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -289,7 +290,17 @@ func (r *Registry) Call(ctx context.Context, name, fn string, args []byte) ([]by
 		c.Due = engine.Now() + int64(time.Until(dl))
 	}
 	c.Chain = &engine.Frame{Name: "host"}
+	// A host caller that goes away (a client that disconnects, an embedder
+	// that cancels) abandons the call: the callee gets AbandonGrace to
+	// answer, then it is stopped, as for a guest caller that is killed.
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, c.Abandon)
+		defer stop()
+	}
 	if err := b.Invoke(c); err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) && !errors.Is(err, api.ErrClosed) {
+			return nil, fmt.Errorf("%s.%s: %w: the caller was stopped (%w)", name, fn, api.ErrClosed, err)
+		}
 		return nil, err
 	}
 	return c.Result(), nil

@@ -77,7 +77,7 @@
 //	                       or the context deadline of Registry.Call ends
 //	                       with api.ErrTimeout/api.ErrLimit within
 //	                       DeadlineSlack; the library serves again after.
-//	CallerCancelled        (strict only, see StrictEnv) a cancelled caller is
+//	CallerCancelled        a cancelled caller (no deadline) is
 //	                       answered promptly with api.ErrClosed/api.ErrTimeout.
 //	ArgumentShape          shaped: good arguments pass; bad ones get
 //	                       api.ErrInvalid and are never dispatched (Info's

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -353,27 +352,12 @@ func checkDeadline(t *testing.T, s *subject) {
 	}
 }
 
-// StrictEnv names the environment variable that turns on the checks of
-// behaviour no implementation provides yet (known gaps, skipped
-// otherwise): ORBITAL_LIBRARYTEST_STRICT=1.
-const StrictEnv = "ORBITAL_LIBRARYTEST_STRICT"
-
-func strict(t *testing.T, gap string) {
-	t.Helper()
-	if os.Getenv(StrictEnv) != "1" {
-		t.Skipf("known gap, checked with %s=1: %s", StrictEnv, gap)
-	}
-}
-
 // checkCancelled: a host caller whose context is cancelled (no deadline)
 // is answered promptly — within engine.AbandonGrace, the time a callee
 // gets once its caller is gone — with api.ErrClosed (the caller was
 // stopped) or api.ErrTimeout (the callee was stopped), not a success and
 // not an application error.
 func checkCancelled(t *testing.T, s *subject) {
-	strict(t, "Registry.Call does not abandon a wasm call when its context is cancelled "+
-		"(the callee runs to completion), and a native function returning context.Canceled "+
-		"reaches the caller as an application error (api.ErrFailed)")
 	s.lib()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -79,6 +79,8 @@ type Record struct {
 	state    State
 	cfg      config.Process
 	mod      *orbital.Module
+	tr       orbital.Triggers // mod's triggers, when it starts on them
+	trig     bool             // it starts on triggers, not at boot
 	version  string           // the installed version it runs; "" for a configured process
 	lib      *orbital.Library // set for a library
 	group    *supervisor.Supervisor
@@ -97,7 +99,8 @@ type Record struct {
 // triggers (and without boot = true) starts Waiting, any other Supervised.
 func New(cfg config.Process, mod *orbital.Module, version string) *Record {
 	r := &Record{name: cfg.Name, cfg: cfg, mod: mod, version: version, state: Supervised}
-	if _, ok := Triggered(mod); ok {
+	r.tr, r.trig = Triggered(mod)
+	if r.trig {
 		r.state = Waiting
 	}
 	return r
@@ -160,8 +163,12 @@ func (r *Record) Replaced() <-chan struct{} {
 	return r.replaced
 }
 
-// Triggered reports whether the process starts on triggers.
-func (r *Record) Triggered() (orbital.Triggers, bool) { return Triggered(r.Module()) }
+// Triggered reports whether the process starts on triggers, and which.
+func (r *Record) Triggered() (orbital.Triggers, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tr, r.trig
+}
 
 // Config returns the process's configuration.
 func (r *Record) Config() config.Process {
@@ -194,6 +201,7 @@ func (r *Record) Replace(cfg config.Process, mod *orbital.Module, version string
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cfg, r.mod, r.version, r.lib = cfg, mod, version, lib
+	r.tr, r.trig = Triggered(mod)
 	r.proc, r.pool, r.gaveUp = nil, nil, ""
 }
 
