@@ -98,8 +98,7 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		_ = n.Close(context.Background())
 		return exitFailure
 	}
-	site, closeSite := admin.Site(srv.Token(), n.Backends())
-	srv.Serve(site, closeSite)
+	admin.Serve(srv, n.Backends())
 	logger.Info("node up", "config", cfg.Source, "processes", len(cfg.Processes), "control", "http://"+srv.Addr(), "home", *home)
 	fmt.Fprintf(stdout, "orbital: node up with %d processes; control API on %s (try: orbital ps)\n", len(cfg.Processes), srv.Addr())
 	if isTerminal(stdout) {

@@ -84,6 +84,13 @@ func Site(token string, b control.Backends) (http.Handler, func()) {
 	return a.Guard(mux), func() { a.Close(); cAPI.Close() }
 }
 
+// Serve serves Site on srv: the node's control listener with the panel
+// and the control API behind Guard, authenticated with srv's token.
+func Serve(srv *control.Server, b control.Backends) {
+	h, closeSite := Site(srv.Token(), b)
+	srv.Serve(h, closeSite)
+}
+
 // source is the panel's view of the control backends.
 type source struct{ b control.Backends }
 

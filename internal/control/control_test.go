@@ -1339,7 +1339,6 @@ func serve(o control.Options, n *node.Node) (*control.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, closeSite := admin.Site(srv.Token(), n.Backends())
-	srv.Serve(h, closeSite)
+	admin.Serve(srv, n.Backends())
 	return srv, nil
 }

@@ -7,12 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/node/config"
+	"github.com/orbitalfoundation/orbital/internal/testwait"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
@@ -102,45 +102,6 @@ func TestRouteTriggerNeedsListen(t *testing.T) {
 	}
 }
 
-// fakeClock is a manual clock for schedules.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	c.waiters = kept
-}
-
-func (c *fakeClock) pending() int { c.mu.Lock(); defer c.mu.Unlock(); return len(c.waiters) }
-
 func TestScheduleTrigger(t *testing.T) {
 	mod := moduleWith(t, "hello", `name = "hello"
 version = "1.0.0"
@@ -151,7 +112,7 @@ stdout = true
 schedule = ["*/5 * * * *"]
 after = "exit"
 `)
-	clock := &fakeClock{now: time.Date(2026, 11, 25, 12, 1, 0, 0, time.UTC)}
+	clock := testwait.NewClock(time.Date(2026, 11, 25, 12, 1, 0, 0, time.UTC))
 	wasmDir := filepath.Dir(testwasm.Path(t, "echo"))
 	cfg, err := config.Parse([]byte("[node]\nmodule_path = [\""+wasmDir+"\"]\n[[process]]\nname = \"job\"\nmodule = \""+mod+"\"\n"), "t.toml", t.TempDir(), t.TempDir())
 	if err != nil {
@@ -162,7 +123,7 @@ after = "exit"
 		t.Fatal(err)
 	}
 	defer n.Close(context.Background())
-	checkFor(t, "the schedule to wait", func() bool { return clock.pending() == 1 })
+	checkFor(t, "the schedule to wait", func() bool { return clock.Pending() == 1 })
 	if info, _ := proc(n, "job"); info.State != api.StateIdle {
 		t.Fatalf("before 12:05: %+v", info)
 	}
@@ -177,7 +138,7 @@ after = "exit"
 		return info.State == api.StateExited && info.ExitCode == 0
 	})
 	first, _ := proc(n, "job")
-	checkFor(t, "the next wait", func() bool { return clock.pending() == 1 })
+	checkFor(t, "the next wait", func() bool { return clock.Pending() == 1 })
 	clock.Advance(5 * time.Minute) // 12:10: a second run
 	checkFor(t, "the second run", func() bool {
 		info, _ := proc(n, "job")

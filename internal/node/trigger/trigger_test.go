@@ -97,18 +97,20 @@ func TestRelayFiresAndForwards(t *testing.T) {
 // injected clock, and not after Stop.
 func TestScheduleOnTheClock(t *testing.T) {
 	_, trig, f := newTriggers(t)
-	clock := newStepClock()
+	clock := testwait.NewClock(time.Unix(0, 0))
 	trig.clock = clock
 	w, err := trig.Wire("cron", orbital.Triggers{Declared: true, Schedule: []string{"@every 1m"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {
-		clock.step(time.Minute)
+		testwait.For(t, 10*time.Second, "the schedule to wait", func() bool { return clock.Pending() == 1 })
+		clock.Advance(time.Minute)
 		testwait.For(t, 10*time.Second, "scheduled firing", func() bool { return f.count("cron") == i })
 	}
+	testwait.For(t, 10*time.Second, "the schedule to wait", func() bool { return clock.Pending() == 1 })
 	w.Stop()
-	clock.step(time.Minute)
+	clock.Advance(time.Minute)
 	time.Sleep(20 * time.Millisecond) // nothing may fire; a late firing would show below
 	if n := f.count("cron"); n != 3 {
 		t.Fatalf("fired %d times after Stop, want 3", n)
@@ -126,57 +128,4 @@ func TestCheckRoutes(t *testing.T) {
 	if err := Check("web", tr, []string{"route.web"}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// stepClock is a clock that moves only when the test says so.
-type stepClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []waiter
-}
-
-type waiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newStepClock() *stepClock { return &stepClock{now: time.Unix(0, 0)} }
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
-	return ch
-}
-
-// step moves the clock once the loop waits on it, firing due waiters.
-func (c *stepClock) step(d time.Duration) {
-	for {
-		c.mu.Lock()
-		n := len(c.waiters)
-		c.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	keep := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-		} else {
-			keep = append(keep, w)
-		}
-	}
-	c.waiters = keep
 }
