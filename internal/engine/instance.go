@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -16,12 +15,12 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
-	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/capability"
 	ofs "github.com/orbitalfoundation/orbital/internal/fs"
+	"github.com/orbitalfoundation/orbital/internal/wasi"
 )
 
 // IOMount is the guest directory where host-opened streams bound as files appear.
@@ -78,6 +77,8 @@ type Instance struct {
 	cancel context.CancelCauseFunc
 
 	fns      map[string]wapi.Function // export cache; touched only by the calling goroutine
+	wasi      *wasi.State              // the guest's system interface: descriptors, clocks, sockets
+	listeners []string                 // addresses the host listens on for the guest
 	deadline time.Duration
 	killOnce sync.Once
 	cause    atomic.Pointer[error] // why the instance was killed, if it was
@@ -169,50 +170,11 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *I
 		}
 	}()
 
-	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
-		WithArgs(append([]string{spec.Name}, caps.Args...)...)
-	for _, kv := range caps.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		cfg = cfg.WithEnv(k, v)
-	}
-	if caps.Stdin && spec.Stdin != nil {
-		cfg = cfg.WithStdin(&slotReader{r: spec.Stdin, i: i})
-	}
-	if caps.Stdout && spec.Stdout != nil {
-		cfg = cfg.WithStdout(&slotWriter{w: spec.Stdout, i: i})
-	}
-	if caps.Stderr && spec.Stderr != nil {
-		cfg = cfg.WithStderr(&slotWriter{w: spec.Stderr, i: i})
-	}
-	if caps.Clock {
-		cfg = cfg.WithSysWalltime().WithSysNanotime().WithNanosleep(i.sleep)
-	}
-	if caps.Random {
-		cfg = cfg.WithRandSource(rand.Reader)
-	} else {
-		// Not granted: deterministic bytes, as wazero's default, but without
-		// seeding a math/rand source per instance (~15 µs of every spawn).
-		cfg = cfg.WithRandSource(&fakeRand{state: 0x9E3779B97F4A7C15})
-	}
-	if len(caps.Dirs) > 0 || len(spec.Files) > 0 {
-		fsc := wazero.NewFSConfig().(sysfs.FSConfig)
-		for _, d := range caps.Dirs {
-			dfs, err := ofs.Dir(d.Host, d.ReadOnly, i.quota)
-			if err != nil {
-				return nil, fmt.Errorf("instantiate %s: mount %s: %w", spec.Name, d.Guest, err)
-			}
-			i.addMount(dfs)
-			fsc = fsc.WithSysFSMount(dfs, d.Guest).(sysfs.FSConfig)
-		}
-		if len(spec.Files) > 0 {
-			ffs, err := ofs.Files(spec.Files, i.quota)
-			if err != nil {
-				return nil, fmt.Errorf("instantiate %s: mount %s: %w", spec.Name, IOMount, err)
-			}
-			i.addMount(ffs)
-			fsc = fsc.WithSysFSMount(ffs, IOMount).(sysfs.FSConfig)
-		}
-		cfg = cfg.WithFSConfig(fsc.(wazero.FSConfig))
+	// The system interface is Orbital's own (package wasi): wazero runs
+	// the code, the State below is everything the guest sees of the host.
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	if err := i.systemInterface(spec); err != nil {
+		return nil, fmt.Errorf("instantiate %s: %w", spec.Name, err)
 	}
 
 	ictx := experimental.WithMemoryAllocator(i.ctx, experimental.MemoryAllocatorFunc(func(_, _ uint64) experimental.LinearMemory { return i.mem }))
@@ -258,6 +220,12 @@ func (i *Instance) addMount(f experimentalsys.FS) {
 }
 
 func (i *Instance) closeMounts() {
+	if i.wasi != nil {
+		if i.wasi.Net != nil {
+			i.wasi.Net.CloseAll()
+		}
+		i.wasi.Files.CloseAll()
+	}
 	for _, c := range i.mounts {
 		_ = c.Close()
 	}

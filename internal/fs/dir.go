@@ -352,3 +352,4 @@ func omitTime(ns int64) time.Time {
 	}
 	return time.Unix(0, ns)
 }
+

@@ -112,10 +112,16 @@ func pathFilestatSetTimes(s *State, m Memory, st []uint64) {
 		return
 	}
 	if flags&LookupSymlinkFollow == 0 {
-		// The file system sets times through symlinks; without follow, a
-		// symlink's own times are asked for, which it cannot set.
+		// Without follow, a symlink's own times are set.
 		if sst, e := d.FS.Lstat(p); e == 0 && sst.Mode&iofs.ModeSymlink != 0 {
-			st[0] = uint64(ENOTSUP)
+			nf, ok := d.FS.(interface {
+				UtimensNoFollow(string, int64, int64) experimentalsys.Errno
+			})
+			if !ok {
+				st[0] = uint64(ENOTSUP)
+				return
+			}
+			st[0] = uint64(fromSys(nf.UtimensNoFollow(p, a, mt)))
 			return
 		}
 	}
@@ -124,6 +130,12 @@ func pathFilestatSetTimes(s *State, m Memory, st []uint64) {
 
 func pathLink(s *State, m Memory, st []uint64) {
 	oldFD, newFD := int32(st[0]), int32(st[4])
+	if uint32(st[1])&LookupSymlinkFollow != 0 {
+		// A hard link to a symlink's target is not offered (POSIX linkat's
+		// AT_SYMLINK_FOLLOW); wasmtime refuses it too.
+		st[0] = uint64(EINVAL)
+		return
+	}
 	od, op, errno := dirAt(s, m, oldFD, RightPathLinkSource, uint32(st[2]), uint32(st[3]))
 	if errno != ESUCCESS {
 		st[0] = uint64(errno)
@@ -229,16 +241,10 @@ func (s *State) open(dir *Descriptor, p string, dirflags, oflags uint32, base, i
 	if fdflags&uint32(FdflagRsync) != 0 {
 		flag |= experimentalsys.O_RSYNC
 	}
-	if oflags&OflagDirectory != 0 && flag&(experimentalsys.O_WRONLY|experimentalsys.O_RDWR) != 0 {
-		// A directory is never opened for writing; the rights say what
-		// may be done through it.
-		flag &^= experimentalsys.O_WRONLY | experimentalsys.O_RDWR
+	if oflags&OflagDirectory != 0 && write {
+		return nil, EISDIR // a directory is never opened for writing
 	}
-	name := p
-	if name != "." && !strings.HasSuffix(name, "/") && oflags&OflagDirectory != 0 {
-		name += "/"
-	}
-	f, e := dir.FS.OpenFile(name, flag, 0o644)
+	f, e := dir.FS.OpenFile(p, flag, 0o644)
 	if e != 0 {
 		if e == experimentalsys.EISDIR && write {
 			return nil, EISDIR

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/orbitalfoundation/orbital/internal/fs"
 )
 
 // Socket is a network socket in a process's descriptor table: a listener
@@ -183,10 +185,6 @@ func sockAccept(s *State, m Memory, st []uint64) {
 		st[0] = uint64(EINVAL)
 		return
 	}
-	if s.Files.Limit > 0 && s.Files.Len() >= s.Files.Limit {
-		st[0] = uint64(EMFILE)
-		return
-	}
 	var c Socket
 	var err error
 	if d.Flags&FdflagNonblock != 0 {
@@ -222,6 +220,11 @@ func (s *State) addSocket(c Socket, flags uint16) (int32, Errno) {
 	if c.Listener() {
 		base = ListenerRights
 	}
+	if !s.Quota.Acquire() {
+		_ = c.Close()
+		return 0, EMFILE
+	}
+	c = &slot{Socket: c, q: s.Quota}
 	d := &Descriptor{Sock: c, Filetype: FiletypeSocketStream, Base: base, Flags: flags & FdflagNonblock}
 	if s.Net != nil {
 		c = &counted{Socket: c, n: s.Net}
@@ -250,9 +253,6 @@ func (s *State) Connect(addr string, dial func(addr string) (Socket, error)) (in
 			s.Net.Denied.Add(1)
 		}
 		return 0, ENOTCAPABLE
-	}
-	if s.Files.Limit > 0 && s.Files.Len() >= s.Files.Limit {
-		return 0, EMFILE
 	}
 	var c Socket
 	var err error
@@ -382,4 +382,16 @@ func (c *counted) Accept() (Socket, error) { return c.Socket.Accept() }
 func (c *counted) Close() error {
 	c.n.untrack(c)
 	return c.Socket.Close()
+}
+
+// slot gives a socket's quota slot back when it closes (once).
+type slot struct {
+	Socket
+	q    *fs.Quota
+	once sync.Once
+}
+
+func (s *slot) Close() error {
+	s.once.Do(s.q.Release)
+	return s.Socket.Close()
 }

@@ -71,6 +71,11 @@ func (d *Descriptor) resolve(p string) (string, Errno) {
 	if strings.HasPrefix(p, "/") {
 		return "", ENOTCAPABLE
 	}
+	// A descriptor is the boundary of what it reaches: a path may not
+	// climb above it, even where that stays inside the mount.
+	if c := path.Clean(p); c == ".." || strings.HasPrefix(c, "../") {
+		return "", ENOTCAPABLE
+	}
 	trailing := strings.HasSuffix(p, "/")
 	joined := path.Join(d.Path, p)
 	if joined == ".." || strings.HasPrefix(joined, "../") {
@@ -87,16 +92,10 @@ func (d *Descriptor) resolve(p string) (string, Errno) {
 type Table struct {
 	fds  []*Descriptor
 	used int
-	// Limit bounds the descriptors (0: none). Files are also bound by
-	// their file system's quota; sockets and renumbering count here.
-	Limit int
 }
 
 // Add puts d at the lowest free number.
 func (t *Table) Add(d *Descriptor) (int32, Errno) {
-	if t.Limit > 0 && t.used >= t.Limit {
-		return 0, EMFILE
-	}
 	for i, e := range t.fds {
 		if e == nil {
 			t.fds[i] = d

@@ -20,6 +20,8 @@ package wasi
 import (
 	"io"
 	"sync/atomic"
+
+	"github.com/orbitalfoundation/orbital/internal/fs"
 )
 
 // ModuleName is the import module of WASI preview 1.
@@ -72,6 +74,9 @@ type State struct {
 
 	// Files is the descriptor table.
 	Files *Table
+	// Quota bounds the process's open descriptors: files take a slot when
+	// their file system opens them, sockets when they join the table.
+	Quota *fs.Quota
 	// Net is the process's network: what it may dial (sock_connect of
 	// orbital_v1), its counters and sockets; nil: no network at all.
 	Net *Net
