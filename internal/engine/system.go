@@ -93,7 +93,7 @@ func preopen(s *wasi.State, fsys experimentalsys.FS, guest string, readOnly bool
 	if errno != 0 {
 		return fmt.Errorf("open its root: %w", errno)
 	}
-	base, inherit := wasi.PreopenRights(readOnly)
+	base, inherit := wasi.PreopenRights()
 	d := &wasi.Descriptor{File: f, Filetype: wasi.FiletypeDirectory, FS: fsys, Path: ".", Preopen: guest,
 		ReadOnly: readOnly, Base: base, Inherit: inherit}
 	if _, e := s.Files.Add(d); e != wasi.ESUCCESS {

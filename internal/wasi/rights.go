@@ -68,13 +68,11 @@ const (
 )
 
 // PreopenRights returns the rights of a preopened directory: all a
-// directory and its files may do, less what changes anything when the
-// directory is read-only.
-func PreopenRights(readOnly bool) (base, inheriting Rights) {
-	base, inheriting = DirRights, DirRights|FileRights
-	if readOnly {
-		base &^= writeDirRights
-		inheriting &^= writeDirRights | writeFileRights
-	}
-	return base, inheriting
+// directory and its files may do. A read-only mount keeps them too: its
+// file system refuses every change with EROFS, which tells a guest (and
+// its libc, which asks only for the rights a directory passes on) what
+// is wrong, where missing rights would turn an open for writing into a
+// read-only one that fails later.
+func PreopenRights() (base, inheriting Rights) {
+	return DirRights, DirRights | FileRights
 }

@@ -59,8 +59,9 @@ func (d *Descriptor) has(r Rights) bool { return d.Base&r == r }
 func (d *Descriptor) isDir() bool { return d.Filetype == FiletypeDirectory && d.FS != nil }
 
 // resolve joins p to the directory's path for its file system, refusing
-// (ENOTCAPABLE) a path that is absolute or climbs above the directory's
-// mount. The result keeps a trailing "/" (it means "a directory").
+// with EPERM (as the file system refuses an escape) a path that is
+// absolute or climbs above the directory. The result keeps a trailing "/"
+// (it means "a directory").
 func (d *Descriptor) resolve(p string) (string, Errno) {
 	if p == "" {
 		return "", ENOENT
@@ -69,17 +70,17 @@ func (d *Descriptor) resolve(p string) (string, Errno) {
 		return "", EINVAL
 	}
 	if strings.HasPrefix(p, "/") {
-		return "", ENOTCAPABLE
+		return "", EPERM
 	}
 	// A descriptor is the boundary of what it reaches: a path may not
 	// climb above it, even where that stays inside the mount.
 	if c := path.Clean(p); c == ".." || strings.HasPrefix(c, "../") {
-		return "", ENOTCAPABLE
+		return "", EPERM
 	}
 	trailing := strings.HasSuffix(p, "/")
 	joined := path.Join(d.Path, p)
 	if joined == ".." || strings.HasPrefix(joined, "../") {
-		return "", ENOTCAPABLE
+		return "", EPERM
 	}
 	if trailing && joined != "." {
 		joined += "/"
