@@ -23,10 +23,18 @@ const (
 
 func argsFuncs() []Func {
 	return []Func{
-		fn("args_get", func(s *State, m Memory, st []uint64) { st[0] = uint64(writeList(m, s.Args, uint32(st[0]), uint32(st[1]))) }, "argv:i", "argv_buf:i"),
-		fn("args_sizes_get", func(s *State, m Memory, st []uint64) { st[0] = uint64(writeSizes(m, s.Args, uint32(st[0]), uint32(st[1]))) }, "result.argc:i", "result.argv_len:i"),
-		fn("environ_get", func(s *State, m Memory, st []uint64) { st[0] = uint64(writeList(m, s.Env, uint32(st[0]), uint32(st[1]))) }, "environ:i", "environ_buf:i"),
-		fn("environ_sizes_get", func(s *State, m Memory, st []uint64) { st[0] = uint64(writeSizes(m, s.Env, uint32(st[0]), uint32(st[1]))) }, "result.environc:i", "result.environv_len:i"),
+		fn("args_get", func(s *State, m Memory, st []uint64) {
+			st[0] = uint64(writeList(m, s.Args, uint32(st[0]), uint32(st[1])))
+		}, "argv:i", "argv_buf:i"),
+		fn("args_sizes_get", func(s *State, m Memory, st []uint64) {
+			st[0] = uint64(writeSizes(m, s.Args, uint32(st[0]), uint32(st[1])))
+		}, "result.argc:i", "result.argv_len:i"),
+		fn("environ_get", func(s *State, m Memory, st []uint64) {
+			st[0] = uint64(writeList(m, s.Env, uint32(st[0]), uint32(st[1])))
+		}, "environ:i", "environ_buf:i"),
+		fn("environ_sizes_get", func(s *State, m Memory, st []uint64) {
+			st[0] = uint64(writeSizes(m, s.Env, uint32(st[0]), uint32(st[1])))
+		}, "result.environc:i", "result.environv_len:i"),
 	}
 }
 
@@ -37,13 +45,15 @@ func writeList(m Memory, list []string, ptrs, buf uint32) Errno {
 		if !m.WriteUint32Le(ptrs+uint32(4*i), buf) {
 			return EFAULT
 		}
-		if !m.Write(buf, []byte(s)) || !m.WriteByte(buf+uint32(len(s)), 0) {
+		if !m.Write(buf, []byte(s)) || !m.Write(buf+uint32(len(s)), nul[:]) {
 			return EFAULT
 		}
 		buf += uint32(len(s)) + 1
 	}
 	return ESUCCESS
 }
+
+var nul = [1]byte{0}
 
 // writeSizes writes the count of list and the bytes its strings need.
 func writeSizes(m Memory, list []string, count, size uint32) Errno {

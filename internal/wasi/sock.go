@@ -47,14 +47,14 @@ type Net struct {
 	// where HOST or PORT may be "*".
 	Connect []string
 
-	BytesIn, BytesOut  atomic.Uint64
-	Denied             atomic.Uint64 // connects refused by the grant
-	Accepted, Dialled  atomic.Uint64
-	mu                 sync.Mutex
-	open               map[Socket]struct{}
-	closed             bool
-	watching           bool
-	done               <-chan struct{}
+	BytesIn, BytesOut atomic.Uint64
+	Denied            atomic.Uint64 // connects refused by the grant
+	Accepted, Dialled atomic.Uint64
+	mu                sync.Mutex
+	open              map[Socket]struct{}
+	closed            bool
+	watching          bool
+	done              <-chan struct{}
 }
 
 // track registers a socket of the process (false: the process is gone).

@@ -75,11 +75,11 @@ func (f *stream) Write(buf []byte) (n int, errno experimentalsys.Errno) {
 	return n, 0
 }
 
-func (f *stream) Seek(int64, int) (int64, experimentalsys.Errno) { return 0, experimentalsys.ENOTSUP }
-
 func (f *stream) Pread([]byte, int64) (int, experimentalsys.Errno) { return 0, experimentalsys.ENOTSUP }
 
-func (f *stream) Pwrite([]byte, int64) (int, experimentalsys.Errno) { return 0, experimentalsys.ENOTSUP }
+func (f *stream) Pwrite([]byte, int64) (int, experimentalsys.Errno) {
+	return 0, experimentalsys.ENOTSUP
+}
 
 func (f *stream) Stat() (sys.Stat_t, experimentalsys.Errno) {
 	var v any = f.r

@@ -31,8 +31,6 @@ const ModuleName = "wasi_snapshot_preview1"
 type Memory interface {
 	Read(offset, byteCount uint32) ([]byte, bool)
 	Write(offset uint32, v []byte) bool
-	ReadByte(offset uint32) (byte, bool)
-	WriteByte(offset uint32, v byte) bool
 	ReadUint16Le(offset uint32) (uint16, bool)
 	WriteUint16Le(offset uint32, v uint16) bool
 	ReadUint32Le(offset uint32) (uint32, bool)
@@ -140,8 +138,6 @@ type NoMemory struct{}
 
 func (NoMemory) Read(uint32, uint32) ([]byte, bool) { return nil, false }
 func (NoMemory) Write(uint32, []byte) bool          { return false }
-func (NoMemory) ReadByte(uint32) (byte, bool)       { return 0, false }
-func (NoMemory) WriteByte(uint32, byte) bool        { return false }
 func (NoMemory) ReadUint16Le(uint32) (uint16, bool) { return 0, false }
 func (NoMemory) WriteUint16Le(uint32, uint16) bool  { return false }
 func (NoMemory) ReadUint32Le(uint32) (uint32, bool) { return 0, false }
