@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orbitalfoundation/orbital"
+	"github.com/orbitalfoundation/orbital/internal/testwasm"
 	"github.com/orbitalfoundation/orbital/internal/wasitest"
 )
 
@@ -20,7 +21,7 @@ import (
 // (internal/node).
 func TestWASIConformance(t *testing.T) {
 	ctx := context.Background()
-	k, err := orbital.NewKernel(ctx, orbital.NewConfig().WithHome(t.TempDir()))
+	k, err := orbital.NewKernel(ctx, orbital.NewConfig().WithHome(testwasm.Home(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

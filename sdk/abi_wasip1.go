@@ -181,3 +181,8 @@ func hostConfig(buf []byte) int32 {
 	b, bl := bp(buf)
 	return wasmConfig(b, bl)
 }
+
+func hostSockConnect(addr string, fd *int32) int32 {
+	a, al := sp(addr)
+	return wasmSockConnect(a, al, unsafe.Pointer(fd))
+}

@@ -330,6 +330,15 @@ func (r *resolver) network(granted []string) []string {
 // "tcp://HOST:PORT" to connect, "tcp-listen://HOST:PORT" to listen.
 var NetSchemes = []string{"tcp", "tcp-listen"}
 
+// ValidateNet checks a network grant: "tcp://HOST:PORT" (connect) or
+// "tcp-listen://HOST:PORT" (listen), HOST or PORT possibly "*".
+func ValidateNet(s string) error {
+	if _, _, _, ok := splitNet(s); !ok {
+		return fmt.Errorf("%w: network %q: want tcp://HOST:PORT (connect) or tcp-listen://HOST:PORT (listen), HOST or PORT may be *", ErrInvalidGrant, s)
+	}
+	return nil
+}
+
 // splitNet splits "SCHEME://HOST:PORT" of a scheme Orbital grants.
 func splitNet(s string) (scheme, host, port string, ok bool) {
 	scheme, rest, found := strings.Cut(s, "://")
@@ -411,8 +420,8 @@ func (l Limits) withDefaults() Limits {
 
 func validateGrant(g Grant) error {
 	for _, n := range g.Network {
-		if _, _, _, ok := splitNet(n); !ok {
-			return fmt.Errorf("%w: network %q: want tcp://HOST:PORT (connect) or tcp-listen://HOST:PORT (listen), HOST or PORT may be *", ErrInvalidGrant, n)
+		if err := ValidateNet(n); err != nil {
+			return err
 		}
 	}
 	var errs []error

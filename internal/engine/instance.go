@@ -76,12 +76,12 @@ type Instance struct {
 	ctx    context.Context // carries the instance for host functions; cancelled by Kill
 	cancel context.CancelCauseFunc
 
-	fns      map[string]wapi.Function // export cache; touched only by the calling goroutine
+	fns       map[string]wapi.Function // export cache; touched only by the calling goroutine
 	wasi      *wasi.State              // the guest's system interface: descriptors, clocks, sockets
 	listeners []string                 // addresses the host listens on for the guest
-	deadline time.Duration
-	killOnce sync.Once
-	cause    atomic.Pointer[error] // why the instance was killed, if it was
+	deadline  time.Duration
+	killOnce  sync.Once
+	cause     atomic.Pointer[error] // why the instance was killed, if it was
 
 	// The deadline watchdog: one reusable timer per instance, armed per call.
 	// due is the monotonic time the current call must end by (0: none), so a
@@ -459,6 +459,7 @@ type Stats struct {
 	DeniedOpens uint64
 	DeniedGrows uint64
 	Calls       uint64
+	Net         *api.NetStats // nil without a network grant
 }
 
 // Stats reports the instance's resource use; safe from any goroutine.
@@ -471,7 +472,28 @@ func (i *Instance) Stats() Stats {
 		DeniedOpens: i.quota.Denied(),
 		DeniedGrows: i.mem.denied.Load(),
 		Calls:       i.calls.Load(),
+		Net:         i.netStats(),
 	}
+}
+
+// StopListening closes the guest's listeners (its connections stay): it
+// is being asked to stop. It reports whether the guest had any. Safe from
+// any goroutine.
+func (i *Instance) StopListening() bool {
+	if i.wasi != nil && i.wasi.Net != nil {
+		return i.wasi.Net.CloseListeners() > 0
+	}
+	return false
+}
+
+// netStats reads the process's network counters.
+func (i *Instance) netStats() *api.NetStats {
+	if i.wasi == nil || i.wasi.Net == nil {
+		return nil
+	}
+	n := i.wasi.Net
+	return &api.NetStats{Listen: i.listeners, Sockets: n.Open(), Accepted: n.Accepted.Load(), Dialled: n.Dialled.Load(),
+		Denied: n.Denied.Load(), BytesIn: n.BytesIn.Load(), BytesOut: n.BytesOut.Load()}
 }
 
 // Module returns the compiled module the instance was made from.
@@ -492,28 +514,6 @@ func (i *Instance) Close(ctx context.Context) error {
 	}
 	i.closeMounts()
 	return err
-}
-
-// slotReader releases the execution slot while a guest blocks reading stdin.
-type slotReader struct {
-	r io.Reader
-	i *Instance
-}
-
-func (s *slotReader) Read(p []byte) (n int, err error) {
-	s.i.blocking(func() { n, err = s.r.Read(p) })
-	return
-}
-
-// slotWriter releases the execution slot while a guest blocks writing.
-type slotWriter struct {
-	w io.Writer
-	i *Instance
-}
-
-func (s *slotWriter) Write(p []byte) (n int, err error) {
-	s.i.blocking(func() { n, err = s.w.Write(p) })
-	return
 }
 
 var monoStart = time.Now()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -145,8 +146,17 @@ func (i *Instance) network(s *wasi.State, grants []string) error {
 		}
 		i.listeners = append(i.listeners, ln.Addr().String())
 	}
+	if len(i.listeners) > 0 {
+		// The guest cannot ask a socket its address (preview 1 has no
+		// getsockname): tell it, for a port the host picked.
+		s.Env = append(append([]string(nil), s.Env...), ListenEnv+"="+strings.Join(i.listeners, ","))
+	}
 	return nil
 }
+
+// ListenEnv is the environment variable that tells a guest the addresses
+// of its listeners, comma-separated, in descriptor order.
+const ListenEnv = "ORBITAL_LISTEN"
 
 // walltime reads the wall clock.
 func walltime() (int64, int32) {

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 	wapi "github.com/tetratelabs/wazero/api"
@@ -22,6 +24,7 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) (wapi.Module, error
 	b := rt.NewHostModuleBuilder(wasi.ModuleName)
 	for _, f := range wasi.Functions() {
 		call := f.Call
+		f := f
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(wapi.GoModuleFunc(func(ctx context.Context, mod wapi.Module, stack []uint64) {
 				i := fromContext(ctx)
@@ -33,7 +36,13 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) (wapi.Module, error
 				if m := mod.Memory(); m != nil {
 					mem = m
 				}
+				if !traceWASI {
+					call(i.wasi, mem, stack)
+					return
+				}
+				in := append([]uint64(nil), stack[:len(f.Params)]...)
 				call(i.wasi, mem, stack)
+				traceCall(f, in, stack[0])
 			}), valueTypes2(f.Params), valueTypes2(f.Results)).
 			WithParameterNames(f.Names...).
 			WithName(f.Name).Export(f.Name)
@@ -55,4 +64,25 @@ func valueTypes2(ts []wasi.ValType) []wapi.ValueType {
 		}
 	}
 	return out
+}
+
+// traceWASI, set by ORBITAL_TRACE_WASI=1 in the host's environment,
+// writes every WASI call of every guest to stderr: a debugging aid.
+var traceWASI = os.Getenv("ORBITAL_TRACE_WASI") != ""
+
+// traceCall writes one call: its arguments by name and its errno.
+func traceCall(f wasi.Func, params []uint64, errno uint64) {
+	var b strings.Builder
+	b.WriteString("wasi: " + f.Name + "(")
+	for i, v := range params {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if f.Params[i] == wasi.I32 {
+			v = uint64(uint32(v))
+		}
+		fmt.Fprintf(&b, "%s=%d", f.Names[i], v)
+	}
+	fmt.Fprintf(&b, ") = %d\n", uint32(errno))
+	os.Stderr.WriteString(b.String())
 }

@@ -177,6 +177,12 @@ func TestParseValid(t *testing.T) {
 				t.Errorf("dependencies = %+v", m.Dependencies)
 			}
 		}},
+		{"net table", header + "[capabilities]\nnetwork = [\"tcp://a.example:1\"]\n[capabilities.net]\nconnect = [\"a.example:1\", \"b.example:*\"]\nlisten = [\"127.0.0.1:*\"]\n", func(t *testing.T, m *manifest.Manifest) {
+			want := []string{"tcp://a.example:1", "tcp://b.example:*", "tcp-listen://127.0.0.1:*"}
+			if got := m.Capabilities.Network; strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("network = %q, want %q", got, want)
+			}
+		}},
 		{"network wildcard port", header + "[capabilities]\nnetwork = [\"udp://dns.example:*\", \"http://[2001:db8::1]:80\"]\n", func(t *testing.T, m *manifest.Manifest) {
 			if len(m.Capabilities.Network) != 2 {
 				t.Errorf("network = %q", m.Capabilities.Network)
@@ -311,8 +317,10 @@ func TestParseInvalid(t *testing.T) {
 		{"network bad port", header + "[capabilities]\nnetwork = [\"tcp://example.com:70000\"]\n", 5, `capabilities.network[0]: "tcp://example.com:70000" has an invalid port`},
 		{"network bad host", header + "[capabilities]\nnetwork = [\"tcp://exa_mple.com:1\"]\n", 5, `capabilities.network[0]: "tcp://exa_mple.com:1" has an invalid host`},
 		{"network path", header + "[capabilities]\nnetwork = [\"https://example.com:443/x\"]\n", 5, `capabilities.network[0]: "https://example.com:443/x" must not have a path`},
+		{"net bad address", header + "[capabilities.net]\nlisten = [\"127.0.0.1\"]\n", 5, `capabilities.net.listen[0]: "127.0.0.1": want HOST:PORT, PORT a number or *`},
+		{"net unknown key", header + "[capabilities.net]\ndial = []\n", 5, "capabilities.net.dial: unknown key (allowed keys: connect, listen)"},
 		{"network no scheme", header + "[capabilities]\nnetwork = [\"example.com:443\"]\n", 5, `capabilities.network[0]: "example.com:443" has no scheme`},
-		{"capabilities unknown", header + "[capabilities]\nfilesystem = []\n", 5, "capabilities.filesystem: unknown key (allowed keys: args, env, stdin, stdout, stderr, clock, random, network, fs)"},
+		{"capabilities unknown", header + "[capabilities]\nfilesystem = []\n", 5, "capabilities.filesystem: unknown key (allowed keys: args, env, stdin, stdout, stderr, clock, random, network, net, fs)"},
 
 		// File system.
 		{"fs access", header + "[[capabilities.fs]]\npath = \"/data\"\naccess = \"rx\"\n", 6, `capabilities.fs[0].access: must be "ro" or "rw", got "rx"`},

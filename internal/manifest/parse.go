@@ -519,6 +519,30 @@ func (d *decoder) capabilities(t *table) Capabilities {
 			c.Network = append(c.Network, s)
 		}
 	}
+	if nt := t.sub("net"); nt != nil {
+		// [capabilities.net] connect/listen = ["HOST:PORT"]: the same
+		// requests as network's tcp:// and tcp-listen:// addresses.
+		for _, kind := range []struct{ key, scheme string }{{"connect", "tcp"}, {"listen", "tcp-listen"}} {
+			list, ok := nt.strings(kind.key)
+			if !ok {
+				continue
+			}
+			if c.Network == nil {
+				c.Network = []string{}
+			}
+			for i, a := range list {
+				u := kind.scheme + "://" + a
+				if err := validNetwork(u); err != nil {
+					d.errorf(elemPath(nt.key(kind.key), i), "%q: want HOST:PORT, PORT a number or *", a)
+					continue
+				}
+				if !contains(c.Network, u) {
+					c.Network = append(c.Network, u)
+				}
+			}
+		}
+		nt.finish()
+	}
 	if fs, ok := t.tables("fs"); ok {
 		c.FS = []FSRequest{}
 		seen := map[string]string{} // guest path -> key of first request

@@ -12,6 +12,7 @@ import (
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/node/config"
+	"github.com/orbitalfoundation/orbital/internal/testwasm"
 	"github.com/orbitalfoundation/orbital/internal/wasitest"
 )
 
@@ -53,7 +54,7 @@ func TestWASIConformanceNode(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, cfg.String())
 	}
-	n, err := Start(context.Background(), parsed, t.TempDir(), nil, Options{})
+	n, err := Start(context.Background(), parsed, testwasm.Home(t), nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

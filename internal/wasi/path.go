@@ -248,11 +248,12 @@ func (s *State) open(dir *Descriptor, p string, dirflags, oflags uint32, base, i
 		}
 		return nil, fromSys(e)
 	}
-	isDir, e := f.IsDir()
+	stat, e := f.Stat() // one fstat: the type, and the file's cached identity
 	if e != 0 {
 		_ = f.Close()
 		return nil, fromSys(e)
 	}
+	isDir := stat.Mode.IsDir()
 	nd := &Descriptor{File: f, Base: base, Inherit: inherit, Flags: uint16(fdflags), ReadOnly: dir.ReadOnly}
 	if isDir {
 		nd.Filetype, nd.FS, nd.Path = FiletypeDirectory, dir.FS, strings.TrimSuffix(p, "/")
@@ -265,10 +266,7 @@ func (s *State) open(dir *Descriptor, p string, dirflags, oflags uint32, base, i
 			_ = f.Close()
 			return nil, ENOTDIR
 		}
-		nd.Filetype = FiletypeRegularFile
-		if stat, e := f.Stat(); e == 0 {
-			nd.Filetype = filetypeOf(stat.Mode)
-		}
+		nd.Filetype = filetypeOf(stat.Mode)
 		nd.Base &= FileRights
 		nd.Inherit = 0
 	}

@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -78,6 +79,13 @@ func (n *Net) track(s Socket, done <-chan struct{}) bool {
 	return true
 }
 
+// Open returns how many sockets of the process are open.
+func (n *Net) Open() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.open)
+}
+
 func (n *Net) untrack(s Socket) {
 	n.mu.Lock()
 	delete(n.open, s)
@@ -95,6 +103,26 @@ func (n *Net) CloseAll() {
 	for s := range open {
 		_ = s.Close()
 	}
+}
+
+// CloseListeners closes the process's listeners, keeping its
+// connections: the process is being stopped, so it takes no new
+// connections and may finish the ones it has. Its accepts then fail with
+// EINVAL, as accept does on a listener shut down on Linux. It returns how
+// many it closed.
+func (n *Net) CloseListeners() int {
+	n.mu.Lock()
+	var ls []Socket
+	for s := range n.open {
+		if s.Listener() {
+			ls = append(ls, s)
+		}
+	}
+	n.mu.Unlock()
+	for _, s := range ls {
+		_ = s.Close()
+	}
+	return len(ls)
 }
 
 // Allowed reports whether host:port may be dialled.
@@ -193,6 +221,10 @@ func sockAccept(s *State, m Memory, st []uint64) {
 		s.blocking(func() { c, err = d.Sock.Accept() })
 	}
 	if err != nil {
+		if errors.Is(err, net.ErrClosed) {
+			st[0] = uint64(EINVAL) // the host closed it: the process is stopping
+			return
+		}
 		st[0] = uint64(fromErr(err))
 		return
 	}

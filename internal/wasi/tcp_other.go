@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !unix
 
 package wasi
 
@@ -7,8 +7,8 @@ import (
 	"net"
 )
 
-// errNoSockets: sockets for guests are offered on Linux only.
-var errNoSockets = errors.New("guest sockets are supported on Linux only")
+// errNoSockets: sockets for guests are offered on POSIX hosts only.
+var errNoSockets = errors.New("guest sockets are supported on POSIX hosts only")
 
 // TCP is not available on this host.
 type TCP struct{}

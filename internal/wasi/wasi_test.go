@@ -430,7 +430,7 @@ func TestPollFakeClock(t *testing.T) {
 	if e, _ := g.m.ReadUint16Le(408); Errno(e) != EINVAL {
 		t.Fatalf("event errno %d", e)
 	}
-	sub(148, 3, EventtypeFdRead, 3, 0) // a directory: ready
+	sub(148, 3, EventtypeFdRead, 3, 0)  // a directory: ready
 	sub(196, 4, EventtypeFdRead, 42, 0) // closed: EBADF
 	if errno := g.call("poll_oneoff", 100, 400, 3, 5000); errno != ESUCCESS {
 		t.Fatal(errno)

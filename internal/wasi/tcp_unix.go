@@ -1,4 +1,4 @@
-//go:build linux
+//go:build unix
 
 package wasi
 
@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,9 +43,13 @@ func NewTCPConn(c *net.TCPConn) (*TCP, error) {
 	return &TCP{conn: c, raw: raw}, nil
 }
 
+// DialTimeout bounds a dial: an address that does not answer is
+// ETIMEDOUT to the guest rather than the system's minutes.
+const DialTimeout = 10 * time.Second
+
 // DialTCP dials addr.
 func DialTCP(addr string) (Socket, error) {
-	c, err := net.Dial("tcp", addr)
+	c, err := net.DialTimeout("tcp", addr, DialTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -128,11 +133,14 @@ func (t *TCP) Accept() (Socket, error) {
 	}
 	nfd := -1
 	var aerr error
-	err := t.raw.Read(func(fd uintptr) bool {
+	// A listener's RawConn offers only Control; the host descriptor is
+	// nonblocking already (Go's poller owns it), so accept4 answers at
+	// once, EAGAIN when no connection waits.
+	err := t.raw.Control(func(fd uintptr) {
 		for {
-			nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+			nfd, aerr = acceptNonblock(int(fd))
 			if aerr != unix.EINTR {
-				return true
+				return
 			}
 		}
 	})
