@@ -361,51 +361,54 @@ func ioFile(s *State, fd int32, right Rights) (*Descriptor, Errno) {
 func fdRead(s *State, m Memory, st []uint64) {
 	fd, iovs, n, out := int32(st[0]), uint32(st[1]), uint32(st[2]), uint32(st[3])
 	d, errno := ioFile(s, fd, RightFdRead)
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
+	if errno == ESUCCESS {
+		errno = s.transfer(m, d, iovs, n, -1, false, out)
 	}
-	var stack [8][]byte
-	bufs, errno := iovecs(m, iovs, n, stack[:0])
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
-	}
-	total, errno := readv(d, bufs, -1)
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
-	}
-	st[0] = uint64(putU32(m, out, uint32(total)))
+	st[0] = uint64(errno)
 }
 
 func fdPread(s *State, m Memory, st []uint64) {
 	fd, iovs, n, offset, out := int32(st[0]), uint32(st[1]), uint32(st[2]), int64(st[3]), uint32(st[4])
 	d, errno := ioFile(s, fd, RightFdRead|RightFdSeek)
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
+	switch {
+	case errno != ESUCCESS:
+	case isStream(d):
+		errno = ESPIPE
+	case offset < 0:
+		errno = EINVAL
+	default:
+		errno = s.transfer(m, d, iovs, n, offset, false, out)
 	}
-	if isStream(d) {
-		st[0] = uint64(ESPIPE)
-		return
-	}
-	if offset < 0 {
-		st[0] = uint64(EINVAL)
-		return
-	}
+	st[0] = uint64(errno)
+}
+
+// transfer is the body of fd_read, fd_pread, fd_write, fd_pwrite,
+// sock_recv and sock_send: it decodes the iovecs, moves the bytes (at
+// offset, or the position when offset < 0) and writes the count at out. A
+// socket that may block is waited on without the execution slot.
+func (s *State) transfer(m Memory, d *Descriptor, iovs, n uint32, offset int64, write bool, out uint32) Errno {
 	var stack [8][]byte
 	bufs, errno := iovecs(m, iovs, n, stack[:0])
 	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
+		return errno
 	}
-	total, errno := readv(d, bufs, offset)
+	move := readv
+	if write {
+		move = writev
+	}
+	var total int
+	switch {
+	case d.Sock != nil && d.Sock.Listener():
+		return ENOTCONN
+	case d.Sock != nil && d.Flags&FdflagNonblock == 0:
+		s.blocking(func() { total, errno = move(d, bufs, -1) })
+	default:
+		total, errno = move(d, bufs, offset)
+	}
 	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
+		return errno
 	}
-	st[0] = uint64(putU32(m, out, uint32(total)))
+	return putU32(m, out, uint32(total))
 }
 
 // readv reads into bufs in order (at offset, or the file position when
@@ -450,51 +453,25 @@ func readv(d *Descriptor, bufs [][]byte, offset int64) (int, Errno) {
 func fdWrite(s *State, m Memory, st []uint64) {
 	fd, iovs, n, out := int32(st[0]), uint32(st[1]), uint32(st[2]), uint32(st[3])
 	d, errno := ioFile(s, fd, RightFdWrite)
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
+	if errno == ESUCCESS {
+		errno = s.transfer(m, d, iovs, n, -1, true, out)
 	}
-	var stack [8][]byte
-	bufs, errno := iovecs(m, iovs, n, stack[:0])
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
-	}
-	total, errno := writev(d, bufs, -1)
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
-	}
-	st[0] = uint64(putU32(m, out, uint32(total)))
+	st[0] = uint64(errno)
 }
 
 func fdPwrite(s *State, m Memory, st []uint64) {
 	fd, iovs, n, offset, out := int32(st[0]), uint32(st[1]), uint32(st[2]), int64(st[3]), uint32(st[4])
 	d, errno := ioFile(s, fd, RightFdWrite|RightFdSeek)
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
+	switch {
+	case errno != ESUCCESS:
+	case isStream(d):
+		errno = ESPIPE
+	case offset < 0:
+		errno = EINVAL
+	default:
+		errno = s.transfer(m, d, iovs, n, offset, true, out)
 	}
-	if isStream(d) {
-		st[0] = uint64(ESPIPE)
-		return
-	}
-	if offset < 0 {
-		st[0] = uint64(EINVAL)
-		return
-	}
-	var stack [8][]byte
-	bufs, errno := iovecs(m, iovs, n, stack[:0])
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
-	}
-	total, errno := writev(d, bufs, offset)
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
-	}
-	st[0] = uint64(putU32(m, out, uint32(total)))
+	st[0] = uint64(errno)
 }
 
 // writev writes bufs in order (at offset, or the file position when

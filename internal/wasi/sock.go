@@ -299,79 +299,29 @@ func (s *State) Connect(addr string, dial func(addr string) (Socket, error)) (in
 func sockRecv(s *State, m Memory, st []uint64) {
 	fd, iovs, n, flags, outLen, outFlags := int32(st[0]), uint32(st[1]), uint32(st[2]), uint32(st[3]), uint32(st[4]), uint32(st[5])
 	d, errno := sockAt(s, fd, RightFdRead)
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
+	switch {
+	case errno != ESUCCESS:
+	case flags&^(RecvPeek|RecvWaitall) != 0 || flags&RecvPeek != 0:
+		errno = ENOTSUP // peeking is not offered
+	default:
+		if errno = s.transfer(m, d, iovs, n, -1, false, outLen); errno == ESUCCESS && !m.WriteUint16Le(outFlags, 0) {
+			errno = EFAULT
+		}
 	}
-	if flags&^(RecvPeek|RecvWaitall) != 0 || flags&RecvPeek != 0 {
-		st[0] = uint64(ENOTSUP) // peeking is not offered
-		return
-	}
-	var stack [8][]byte
-	bufs, errno := iovecs(m, iovs, n, stack[:0])
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
-	}
-	total, errno := s.sockRead(d, bufs)
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
-	}
-	if !m.WriteUint32Le(outLen, uint32(total)) || !m.WriteUint16Le(outFlags, 0) {
-		st[0] = uint64(EFAULT)
-		return
-	}
-	st[0] = uint64(ESUCCESS)
-}
-
-// sockRead reads a connection, without the execution slot when it may
-// block.
-func (s *State) sockRead(d *Descriptor, bufs [][]byte) (int, Errno) {
-	if d.Sock.Listener() {
-		return 0, ENOTCONN
-	}
-	var total int
-	var errno Errno
-	if d.Flags&FdflagNonblock != 0 {
-		return readv(d, bufs, -1)
-	}
-	s.blocking(func() { total, errno = readv(d, bufs, -1) })
-	return total, errno
+	st[0] = uint64(errno)
 }
 
 func sockSend(s *State, m Memory, st []uint64) {
 	fd, iovs, n, flags, out := int32(st[0]), uint32(st[1]), uint32(st[2]), uint32(st[3]), uint32(st[4])
 	d, errno := sockAt(s, fd, RightFdWrite)
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
+	switch {
+	case errno != ESUCCESS:
+	case flags != 0:
+		errno = EINVAL
+	default:
+		errno = s.transfer(m, d, iovs, n, -1, true, out)
 	}
-	if flags != 0 {
-		st[0] = uint64(EINVAL)
-		return
-	}
-	if d.Sock.Listener() {
-		st[0] = uint64(ENOTCONN)
-		return
-	}
-	var stack [8][]byte
-	bufs, errno := iovecs(m, iovs, n, stack[:0])
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
-	}
-	var total int
-	if d.Flags&FdflagNonblock != 0 {
-		total, errno = writev(d, bufs, -1)
-	} else {
-		s.blocking(func() { total, errno = writev(d, bufs, -1) })
-	}
-	if errno != ESUCCESS {
-		st[0] = uint64(errno)
-		return
-	}
-	st[0] = uint64(putU32(m, out, uint32(total)))
+	st[0] = uint64(errno)
 }
 
 func sockShutdown(s *State, m Memory, st []uint64) {
