@@ -68,7 +68,7 @@ BIN       := bin/orbital
 FUZZTIME  ?= 100000x
 FUZZMIN   ?= 5s
 # Packages with fuzz targets, as "package:FuzzName".
-FUZZ_TARGETS := ./internal/subject:FuzzMatch ./internal/bus:FuzzPermits ./internal/node/config:FuzzParseConfig ./internal/manifest:FuzzParse ./internal/manifest:FuzzPositions ./internal/engine:FuzzCompile ./internal/engine:FuzzCustomSection ./internal/engine:FuzzDecodeEnvelope ./internal/shape:FuzzParse ./internal/shape:FuzzValidate ./internal/capability:FuzzParseCallFlag ./internal/library:FuzzCallArgs ./internal/pack:FuzzOpen ./internal/fetch:FuzzParseRef ./internal/leb128:FuzzUint32
+FUZZ_TARGETS := ./internal/subject:FuzzMatch ./internal/bus:FuzzPermits ./internal/node/config:FuzzParseConfig ./internal/manifest:FuzzParse ./internal/manifest:FuzzPositions ./internal/engine:FuzzCompile ./internal/engine:FuzzCustomSection ./internal/engine:FuzzDecodeEnvelope ./internal/shape:FuzzParse ./internal/shape:FuzzValidate ./internal/capability:FuzzParseCallFlag ./internal/library:FuzzCallArgs ./internal/pack:FuzzOpen ./internal/fetch:FuzzParseRef ./internal/leb128:FuzzUint32 ./internal/wasi:FuzzFunctions
 
 ## deps: install the guest toolchains from apt (needs root; no-op when present)
 deps:

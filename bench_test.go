@@ -3,11 +3,20 @@ package orbital_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental/sock"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
@@ -179,4 +188,145 @@ func rssBytes() int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkHTTPHello: requests per second of a Go net/http hello handler
+// in a wasm guest (examples/webserver, on a listener the kernel opened for
+// it) against the same handler in native net/http, both driven by the same
+// loopback load generator: 8 keep-alive connections, each sending its next
+// request when the last answer arrived.
+func BenchmarkHTTPHello(b *testing.B) {
+	const conns = 8
+	wasm := func(b *testing.B, cfg orbital.Config) {
+		k, err := orbital.NewKernel(context.Background(), cfg.WithHome(testwasm.Home(b)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = k.Close(context.Background()) })
+		mod, err := k.LoadFile(context.Background(), testwasm.Path(b, "webserver"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := k.Spawn(context.Background(), mod, orbital.SpawnOptions{Grant: orbital.Grant{Clock: true,
+			Network: []string{"tcp-listen://127.0.0.1:*"}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { p.Kill(fmt.Errorf("benchmark over")) })
+		loadHTTP(b, "http://"+p.Info().Net.Listen[0]+"/", conns)
+	}
+	// Untrusted: compiled with wazero's termination checks, so that a
+	// deadline or a kill stops it anywhere.
+	b.Run("orbital-wasm", func(b *testing.B) { wasm(b, orbital.NewConfig()) })
+	// Trusted (trust.toml): compiled without them.
+	b.Run("orbital-wasm-trusted", func(b *testing.B) { wasm(b, orbital.NewConfig().WithTrusted("webserver")) })
+	// The floor for a Go guest: the same module on wazero alone, with
+	// wazero's WASI and its preopened listener, no termination checks.
+	b.Run("raw-wazero", func(b *testing.B) { loadHTTP(b, "http://"+rawWazeroWebserver(b)+"/", conns) })
+	b.Run("native", func(b *testing.B) {
+		var n atomic.Uint64
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "hello from wasm #%d\n", n.Add(1))
+		})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: mux}
+		go func() { _ = srv.Serve(ln) }()
+		b.Cleanup(func() { _ = srv.Close() })
+		loadHTTP(b, "http://"+ln.Addr().String()+"/", conns)
+	})
+}
+
+// loadHTTP sends b.N GETs of url over conns keep-alive connections and
+// reports requests per second.
+func loadHTTP(b *testing.B, url string, conns int) {
+	b.Helper()
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	get := func() error {
+		resp, err := c.Get(url)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for get() != nil { // the server may still be starting
+		if time.Now().After(deadline) {
+			b.Fatalf("%s never answered", url)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var next atomic.Int64
+	var failed atomic.Value
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if err := get(); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// rawWazero runs examples/webserver once per test binary on wazero alone
+// (its own WASI, a preopened listener, no termination checks) and returns
+// the address: the floor of BenchmarkHTTPHello. It is never closed:
+// closing a wazero runtime whose guest blocks on a socket crashes in
+// wazero 1.12 (FSContext.Close), so it ends with the binary.
+var rawWazero struct {
+	once sync.Once
+	addr string
+	err  error
+}
+
+func rawWazeroWebserver(b *testing.B) string {
+	b.Helper()
+	wasm := testwasm.Read(b, "webserver")
+	rawWazero.once.Do(func() {
+		ctx := context.Background()
+		free, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			rawWazero.err = err
+			return
+		}
+		port := free.Addr().(*net.TCPAddr).Port
+		_ = free.Close()
+		rt := wazero.NewRuntime(ctx)
+		wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+		rawWazero.addr = fmt.Sprintf("127.0.0.1:%d", port)
+		sctx := sock.WithConfig(ctx, sock.NewConfig().WithTCPListener("127.0.0.1", port))
+		cfg := wazero.NewModuleConfig().WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+			WithEnv("ORBITAL_LISTEN", rawWazero.addr).WithStderr(os.Stderr)
+		go func() {
+			if _, err := rt.InstantiateWithConfig(sctx, wasm, cfg); err != nil {
+				fmt.Fprintln(os.Stderr, "raw wazero:", err)
+			}
+		}()
+	})
+	if rawWazero.err != nil {
+		b.Fatal(rawWazero.err)
+	}
+	return rawWazero.addr
 }

@@ -17,8 +17,11 @@ type Grant struct {
 	Args                  []string          // argv after the program name
 	Stdin, Stdout, Stderr bool
 	Clock, Random         bool
-	Network               []string // reserved: validated, not enforced yet
-	Limits                Limits   // ceilings; zero fields mean the defaults (256 MiB, no deadline, 64 files)
+	// Network lists the sockets allowed: "tcp-listen://HOST:PORT" (the
+	// kernel listens there and hands the guest the listener) and
+	// "tcp://HOST:PORT" (the guest may dial it); HOST or PORT may be "*".
+	Network []string
+	Limits  Limits // ceilings; zero fields mean the defaults (256 MiB, no deadline, 64 files)
 	// Calls lists the library calls allowed: "*" (every declared
 	// dependency), "LIB" or "LIB.*" (every function of LIB), "LIB.FUNCTION".
 	Calls []string

@@ -63,10 +63,10 @@ func own(imports []string) []string {
 func layer(p string) int {
 	switch {
 	case p == "api" || p == "internal/abi" || p == "internal/subject" || p == "internal/leb128" || p == "internal/shape" ||
-		p == "internal/testwait" || p == "internal/testwasm" || p == "internal/sse":
+		p == "internal/testwait" || p == "internal/testwasm" || p == "internal/wasitest" || p == "internal/sse":
 		return 0 // leaves
 	case p == "orbital" || slices.Contains([]string{"internal/engine", "internal/process", "internal/bus", "internal/library",
-		"internal/capability", "internal/manifest", "internal/fs", "internal/supervisor", "internal/logring"}, p) ||
+		"internal/capability", "internal/manifest", "internal/fs", "internal/wasi", "internal/supervisor", "internal/logring"}, p) ||
 		strings.HasPrefix(p, "internal/library/"):
 		return 1 // the kernel
 	case p == "internal/control" || p == "internal/metrics":
@@ -104,8 +104,8 @@ func TestLayers(t *testing.T) {
 		}
 		for _, i := range imports {
 			if strings.HasPrefix(i, "github.com/tetratelabs/wazero") && p != "internal/engine" &&
-				!(p == "internal/fs" && (strings.HasSuffix(i, "/experimental/sys") || strings.HasSuffix(i, "/sys"))) {
-				t.Errorf("%s imports %s: only internal/engine runs wazero (internal/fs names its file types)", p, i)
+				!((p == "internal/fs" || p == "internal/wasi") && (strings.HasSuffix(i, "/experimental/sys") || strings.HasSuffix(i, "/sys"))) {
+				t.Errorf("%s imports %s: only internal/engine runs wazero (internal/fs and internal/wasi name its file types)", p, i)
 			}
 		}
 		if p == "internal/node" || strings.HasPrefix(p, "internal/node/") {

@@ -22,7 +22,7 @@ import (
 
 func newKernel(t *testing.T) *orbital.Kernel {
 	t.Helper()
-	k, err := orbital.NewKernel(context.Background(), orbital.NewConfig().WithHome(t.TempDir()))
+	k, err := orbital.NewKernel(context.Background(), orbital.NewConfig().WithHome(testwasm.Home(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func uleb(v uint32) []byte {
 }
 
 func TestCloseKillsRunningProcesses(t *testing.T) {
-	k, err := orbital.NewKernel(context.Background(), orbital.NewConfig().WithHome(t.TempDir()))
+	k, err := orbital.NewKernel(context.Background(), orbital.NewConfig().WithHome(testwasm.Home(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,9 @@ func (k *Kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Proc
 			return nil, fmt.Errorf("spawn %s: %w", name, err)
 		}
 	}
-	spec.Port = port
+	if port != nil { // never a typed nil: the engine tests spec.Port against nil
+		spec.Port = port
+	}
 	inst, err := k.eng.Instantiate(ctx, m.em, spec)
 	if err != nil {
 		closeAll(closers)

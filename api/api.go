@@ -99,6 +99,19 @@ type ProcessInfo struct {
 	// Library is set for a library: its instances serve calls instead of
 	// running a process.
 	Library *LibraryStats `json:"library,omitempty"`
+	// Net is set for a process granted network sockets.
+	Net *NetStats `json:"net,omitempty"`
+}
+
+// NetStats are the network counters of a process.
+type NetStats struct {
+	Listen   []string `json:"listen,omitempty"` // addresses the kernel listens on for it
+	Sockets  int      `json:"sockets"`          // sockets open now (listeners and connections)
+	Accepted uint64   `json:"accepted"`         // connections accepted
+	Dialled  uint64   `json:"dialled"`          // connections dialled to granted addresses
+	Denied   uint64   `json:"denied"`           // dials refused by the grant
+	BytesIn  uint64   `json:"bytes_in"`
+	BytesOut uint64   `json:"bytes_out"`
 }
 
 // LibraryStats are the call counters of a library.

@@ -97,3 +97,6 @@ func hostCallError(buf []byte) int32                    { return host.callError(
 func hostCallServe(status int32, res, buf []byte) int32 { return host.callServe(status, res, buf) }
 func hostCallSize() int32                               { return host.callSize() }
 func hostConfig(buf []byte) int32                       { return host.config(buf) }
+
+// Outside wasip1 there are no sockets to hand out.
+func hostSockConnect(string, *int32) int32 { return codeDenied }

@@ -67,6 +67,9 @@ func wasmCallServe(status int32, res unsafe.Pointer, resLen uint32, buf unsafe.P
 //go:wasmimport orbital_v1 call_size
 func wasmCallSize() int32
 
+//go:wasmimport orbital_v1 sock_connect
+func wasmSockConnect(addr unsafe.Pointer, addrLen uint32, fd unsafe.Pointer) int32
+
 //go:wasmimport orbital_v1 config
 func wasmConfig(buf unsafe.Pointer, bufCap uint32) int32
 
@@ -177,4 +180,9 @@ func hostCallSize() int32 { return wasmCallSize() }
 func hostConfig(buf []byte) int32 {
 	b, bl := bp(buf)
 	return wasmConfig(b, bl)
+}
+
+func hostSockConnect(addr string, fd *int32) int32 {
+	a, al := sp(addr)
+	return wasmSockConnect(a, al, unsafe.Pointer(fd))
 }

@@ -196,9 +196,12 @@ func TestAdminInBrowser(t *testing.T) {
 
 	// Processes: the demo processes running.
 	view("processes")
-	for _, n := range []string{"ticker", "stats", "echo", "flaky", "camera", "lumen", "fallback"} {
+	for _, n := range []string{"ticker", "stats", "echo", "flaky", "camera", "lumen", "fallback", "webserver", "fetcher"} {
 		see(`tr[data-process="` + n + `"][data-state="running"]`)
 	}
+	// The network column: where the web server listens, its bytes, live.
+	until("webserver's network", `(() => { const td = document.querySelector('tr[data-process="webserver"] td[data-net]');
+		return !!td && td.textContent.startsWith('127.0.0.1:8765 · ') && !td.textContent.includes('0 B in / 0 B out'); })()`)
 	shot("processes")
 
 	// Kill echo from the page (accepting the confirm dialog): the

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,5 +271,41 @@ func TestBinaryExitCodes(t *testing.T) {
 		if code, _, _ := runBinary(t, "", "run", p); code != int(n) {
 			t.Errorf("guest proc_exit(%d): orbital exited %d", n, code)
 		}
+	}
+}
+
+// TestBinaryRunGrantedListener: `orbital run --net tcp-listen://…` opens
+// the listener, says where, and the C guest echoes a real client through
+// it; a malformed --net is a usage error.
+func TestBinaryRunGrantedListener(t *testing.T) {
+	newHome(t)
+	c := startBinary(t, nil, "run", "-q", "--net", "tcp-listen://127.0.0.1:*", wasm(t, "netprobe"), "--", "serve", "1")
+	var addr string
+	checkFor(t, time.Minute, "the listening line", func() bool {
+		_, rest, ok := strings.Cut(c.stderr.String(), "orbital: netprobe listening on ")
+		addr, _, _ = strings.Cut(rest, "\n")
+		return ok && strings.Contains(rest, "\n")
+	})
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %q: %v", addr, err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "through the kernel"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.(*net.TCPConn).CloseWrite()
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	back, _ := io.ReadAll(conn)
+	if string(back) != "through the kernel" {
+		t.Fatalf("echo %q", back)
+	}
+	if code := c.wait(t); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, c.stderr)
+	}
+
+	code, _, errOut := runBinary(t, "", "run", "--net", "tcp-listen://127.0.0.1", wasm(t, "netprobe"), "--", "probe")
+	if code != exitUsage || !strings.Contains(errOut, "--net tcp-listen://127.0.0.1") {
+		t.Fatalf("malformed --net: exit %d, %s", code, errOut)
 	}
 }

@@ -57,7 +57,7 @@ func TestCommandLine(t *testing.T) {
 		{"run bad --deadline", []string{"run", "--deadline", "soon", hello}, exitUsage, nil, []string{"--deadline", `"soon"`}},
 		{"run zero --deadline", []string{"run", "--deadline", "0s", hello}, exitUsage, nil, []string{"--deadline"}},
 		{"run bad --dir", []string{"run", "--dir", "nocolon", hello}, exitUsage, nil, []string{"--dir nocolon"}},
-		{"run relative guest --dir", []string{"run", "--dir", ".:data", hello}, exitUsage, nil, []string{"must be absolute"}},
+		{"run climbing guest --dir", []string{"run", "--dir", ".:../data", hello}, exitUsage, nil, []string{"climbs out"}},
 		{"run bad --memory", []string{"run", "--memory", "lots", hello}, exitUsage, nil, []string{"--memory"}},
 		{"inspect without module", []string{"inspect"}, exitUsage, nil, []string{"expected exactly one MODULE.wasm"}},
 		{"inspect missing file", []string{"inspect", missing}, exitUsage, nil, []string{missing}},

@@ -108,7 +108,7 @@ func cmdPs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "PID\tNAME\tMODULE\tSTATE\tMEMORY\tCPU\tMAILBOX\tIN\tOUT\tDROPPED\tRESTARTS\tREASON")
+	fmt.Fprintln(w, "PID\tNAME\tMODULE\tSTATE\tMEMORY\tCPU\tMAILBOX\tIN\tOUT\tDROPPED\tRESTARTS\tNET\tREASON")
 	for _, p := range ps {
 		if l := p.Library; l != nil {
 			kind := "stateless"
@@ -119,14 +119,30 @@ func cmdPs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			if p.Reason != "" {
 				note += "; " + p.Reason
 			}
-			fmt.Fprintf(w, "-\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t%d\t%s\n", p.Name, p.Module, p.State, p.Restarts, note)
+			fmt.Fprintf(w, "-\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t%d\t-\t%s\n", p.Name, p.Module, p.State, p.Restarts, note)
 			continue
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", p.ID, p.Name, p.Module, p.State,
-			humanBytes(p.MemoryBytes), p.CPUTime.Round(time.Microsecond), p.Mailbox, p.MsgsIn, p.MsgsOut, p.Dropped, p.Restarts, p.Reason)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", p.ID, p.Name, p.Module, p.State,
+			humanBytes(p.MemoryBytes), p.CPUTime.Round(time.Microsecond), p.Mailbox, p.MsgsIn, p.MsgsOut, p.Dropped, p.Restarts, netColumn(p.Net), p.Reason)
 	}
 	_ = w.Flush()
 	return exitOK
+}
+
+// netColumn sums up a process's sockets for ps: where it listens, bytes
+// in/out, dials refused; "-" without a network grant.
+func netColumn(n *api.NetStats) string {
+	if n == nil {
+		return "-"
+	}
+	s := humanBytes(n.BytesIn) + "/" + humanBytes(n.BytesOut)
+	if len(n.Listen) > 0 {
+		s = strings.Join(n.Listen, ",") + " " + s
+	}
+	if n.Denied > 0 {
+		s += fmt.Sprintf(" %d denied", n.Denied)
+	}
+	return s
 }
 
 func humanBytes(n uint64) string {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,26 +17,16 @@ import (
 )
 
 // testDir is the package's scratch directory, made by TestMain: it holds the
-// orbital binary built for the black-box tests and the shared compile cache.
+// orbital binary built for the black-box tests.
 var testDir string
 
-// sharedCache collects the modules compiled by earlier tests. Every test still
-// gets its own ORBITAL_HOME (newHome), but seeded with hard links to what is
-// already compiled: under -race, compiling hello takes ~20s, notes ~20s and
-// shrink ~30s, so one cold cache per test would add minutes to the package.
-func sharedCache() string { return filepath.Join(testDir, "cache") }
-
-// newHome points ORBITAL_HOME at a fresh t.TempDir, seeded from the shared
-// compile cache, and returns it. It uses t.Setenv, so no caller may be
-// parallel.
+// newHome points ORBITAL_HOME at a fresh t.TempDir, seeded from the
+// compile cache the packages' tests share (testwasm.Home), and returns it.
+// It uses t.Setenv, so no caller may be parallel.
 func newHome(t *testing.T) string {
 	t.Helper()
-	home := t.TempDir()
+	home := testwasm.Home(t)
 	t.Setenv("ORBITAL_HOME", home)
-	cache := filepath.Join(home, "cache", "compiled")
-	linkTree(t, sharedCache(), cache)
-	// Runs before t.TempDir's own cleanup (cleanups are LIFO).
-	t.Cleanup(func() { linkTree(t, cache, sharedCache()) })
 	return home
 }
 
@@ -48,43 +36,6 @@ func emptyHome(t *testing.T) string {
 	home := t.TempDir()
 	t.Setenv("ORBITAL_HOME", home)
 	return home
-}
-
-// linkTree hard-links (or copies) every regular file under src that dst lacks.
-// wazero's file cache only ever creates files by rename and deletes them, it
-// never writes into one, so sharing them by hard link is safe.
-func linkTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil || !d.Type().IsRegular() || strings.HasSuffix(p, ".tmp") {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		to := filepath.Join(dst, rel)
-		if _, err := os.Lstat(to); err == nil {
-			return nil
-		}
-		if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
-			return err
-		}
-		if os.Link(p, to) == nil {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(to, data, 0o600)
-	})
-	if err != nil {
-		t.Errorf("sharing the compile cache %s → %s: %v", src, dst, err)
-	}
 }
 
 // runCLI runs the orbital command in-process with stdin as its input and

@@ -57,7 +57,7 @@ type runFlags struct {
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.dirs, "dir", "grant a host directory: HOST:GUEST[:ro|rw] (repeatable; default rw)")
 	fs.Var(&f.envs, "env", "grant an environment variable: K=V, or K to pass the host's value (repeatable)")
-	fs.Var(&f.nets, "net", "grant network access (reserved; not enforced yet): tcp://host:port (repeatable)")
+	fs.Var(&f.nets, "net", "grant network access the manifest asks for: tcp://HOST:PORT to connect, tcp-listen://HOST:PORT to listen (HOST or PORT may be *; repeatable)")
 	fs.BoolVar(&f.clock, "clock", false, "grant the real wall clock, monotonic clock and sleep")
 	fs.BoolVar(&f.random, "random", false, "grant cryptographic randomness")
 	fs.BoolVar(&f.noStdin, "no-stdin", false, "do not connect the terminal's stdin")
@@ -205,6 +205,11 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbital run: %v\n", err)
 		return codeFor(err)
 	}
+	if n := p.Info().Net; n != nil {
+		for _, a := range n.Listen {
+			fmt.Fprintf(stderr, "orbital: %s listening on %s\n", p.Info().Name, a)
+		}
+	}
 	interrupted := false
 	select {
 	case <-p.Done():
@@ -253,6 +258,11 @@ func (f *runFlags) grant(args []string) (orbital.Grant, error) {
 			return g, fmt.Errorf("--dir %s: %w", d, err)
 		}
 		g.Dirs = append(g.Dirs, dir)
+	}
+	for _, n := range f.nets {
+		if err := capability.ValidateNet(n); err != nil {
+			return g, fmt.Errorf("--net %s: %w", n, err)
+		}
 	}
 	for _, e := range f.envs {
 		if !strings.Contains(e, "=") {

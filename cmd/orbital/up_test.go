@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func TestBinaryUp(t *testing.T) {
 	ps := func() map[string]api.ProcessInfo { return psByName(t) }
 	checkFor(t, time.Minute, "the demo processes running", func() bool {
 		m := ps()
-		for _, n := range []string{"ticker", "stats", "echo", "flaky", "camera", "lumen", "fallback"} {
+		for _, n := range []string{"ticker", "stats", "echo", "flaky", "camera", "lumen", "fallback", "webserver", "fetcher"} {
 			if m[n].State != api.StateRunning {
 				return false
 			}
@@ -42,6 +43,34 @@ func TestBinaryUp(t *testing.T) {
 	if code, out, _ := runBinary(t, "", "ps"); code != 0 || !strings.Contains(out, "RESTARTS") || !strings.Contains(out, "ticker") {
 		t.Fatalf("ps table: %d\n%s", code, out)
 	}
+	// Sockets, granted: the Go web server in wasm answers a real client on
+	// the address the demo grants, and the Go client in wasm fetches it.
+	web := ps()["webserver"]
+	if web.Net == nil || len(web.Net.Listen) != 1 || web.Net.Listen[0] != "127.0.0.1:8765" {
+		t.Fatalf("webserver's network: %+v", web.Net)
+	}
+	checkFor(t, time.Minute, "the webserver to answer", func() bool {
+		resp, err := http.Get("http://127.0.0.1:8765/")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == 200 && strings.HasPrefix(string(body), "hello from wasm #")
+	})
+	checkFor(t, time.Minute, "the fetcher to fetch it", func() bool {
+		_, out, _ := runBinary(t, "", "logs", "fetcher")
+		return strings.Contains(out, "200 OK hello from wasm #")
+	})
+	checkFor(t, time.Minute, "ps to count the web server's bytes", func() bool {
+		_, out, _ := runBinary(t, "", "ps")
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) > 2 && f[1] == "webserver" && strings.Contains(l, "127.0.0.1:8765 ") && !strings.Contains(l, " 0B/0B") {
+				return true
+			}
+		}
+		return false
+	})
 	if code, out, errOut := runBinary(t, "", "request", "demo.echo", "ping over the bus"); code != 0 || strings.TrimSpace(out) != "ping over the bus" {
 		t.Fatalf("request demo.echo: %d %q %s", code, out, errOut)
 	}

@@ -211,5 +211,7 @@ func Functions() []Func {
 		{"call_error", []string{i, i}, []string{i}},
 		{"call_serve", []string{i, i, i, i, i}, []string{i}},
 		{"call_size", nil, []string{i}},
+
+		{"sock_connect", []string{i, i, i}, []string{i}},
 	}
 }

@@ -68,6 +68,7 @@ package capability
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path"
 	"path/filepath"
 	"sort"
@@ -299,19 +300,81 @@ func (r *resolver) stdio(name string, requested, granted bool) bool {
 
 func (r *resolver) network(granted []string) []string {
 	var out []string
-	for _, n := range r.c.Network {
-		if contains(granted, n) {
-			out = append(out, n)
-		} else {
-			r.note("network endpoint %s is requested but not granted (network access is not enforced yet)", n)
+	add := func(a string) {
+		if !contains(out, a) {
+			out = append(out, a)
 		}
 	}
-	for _, n := range granted {
-		if !contains(r.c.Network, n) {
-			r.note("granted network endpoint %s is ignored: the module does not request it", n)
+	used := map[string]bool{}
+	for _, req := range r.c.Network {
+		covered := false
+		for _, g := range granted {
+			if n, ok := intersectNet(req, g); ok {
+				add(n)
+				used[g], covered = true, true
+			}
+		}
+		if !covered {
+			r.note("network address %s is requested but not granted (grant it with --net %s or net in the node config); its sockets are refused", req, req)
+		}
+	}
+	for _, g := range granted {
+		if !used[g] {
+			r.note("granted network address %s is ignored: the module does not request it", g)
 		}
 	}
 	return out
+}
+
+// NetSchemes are the network addresses Orbital grants sockets for:
+// "tcp://HOST:PORT" to connect, "tcp-listen://HOST:PORT" to listen.
+var NetSchemes = []string{"tcp", "tcp-listen"}
+
+// ValidateNet checks a network grant: "tcp://HOST:PORT" (connect) or
+// "tcp-listen://HOST:PORT" (listen), HOST or PORT possibly "*".
+func ValidateNet(s string) error {
+	if _, _, _, ok := splitNet(s); !ok {
+		return fmt.Errorf("%w: network %q: want tcp://HOST:PORT (connect) or tcp-listen://HOST:PORT (listen), HOST or PORT may be *", ErrInvalidGrant, s)
+	}
+	return nil
+}
+
+// splitNet splits "SCHEME://HOST:PORT" of a scheme Orbital grants.
+func splitNet(s string) (scheme, host, port string, ok bool) {
+	scheme, rest, found := strings.Cut(s, "://")
+	if !found || !contains(NetSchemes, scheme) {
+		return "", "", "", false
+	}
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil || host == "" || port == "" {
+		return "", "", "", false
+	}
+	return scheme, host, port, true
+}
+
+// intersectNet is the address both a request and a grant allow ("*" is
+// any host or port), if any.
+func intersectNet(req, grant string) (string, bool) {
+	rs, rh, rp, ok1 := splitNet(req)
+	gs, gh, gp, ok2 := splitNet(grant)
+	if !ok1 || !ok2 || rs != gs {
+		return "", false
+	}
+	pick := func(a, b string) (string, bool) {
+		switch {
+		case a == "*":
+			return b, true
+		case b == "*" || strings.EqualFold(a, b):
+			return a, true
+		}
+		return "", false
+	}
+	h, okh := pick(rh, gh)
+	p, okp := pick(rp, gp)
+	if !okh || !okp {
+		return "", false
+	}
+	return rs + "://" + net.JoinHostPort(h, p), true
 }
 
 func (r *resolver) limits(req manifest.Limits, ceiling Limits) Limits {
@@ -356,6 +419,11 @@ func (l Limits) withDefaults() Limits {
 }
 
 func validateGrant(g Grant) error {
+	for _, n := range g.Network {
+		if err := ValidateNet(n); err != nil {
+			return err
+		}
+	}
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidGrant}, args...)...))
@@ -397,11 +465,8 @@ func validateGrant(g Grant) error {
 }
 
 func checkGuest(p string) error {
-	if !strings.HasPrefix(p, "/") {
-		return fmt.Errorf("guest path %q must be absolute", p)
-	}
-	if path.Clean(p) != p {
-		return fmt.Errorf("guest path %q is not clean (want %q)", p, path.Clean(p))
+	if err := manifest.ValidGuestPath(p); err != nil {
+		return fmt.Errorf("guest path %v", err)
 	}
 	return nil
 }
@@ -478,10 +543,12 @@ func ParseDirFlag(s string) (Dir, error) {
 	if d.Host == "" {
 		return Dir{}, fmt.Errorf("%w: --dir %q: empty host directory", ErrInvalidGrant, s)
 	}
-	if !strings.HasPrefix(d.Guest, "/") {
-		return Dir{}, fmt.Errorf("%w: --dir %q: guest path %q must be absolute", ErrInvalidGrant, s, d.Guest)
+	if d.Guest != "" && d.Guest != "." {
+		d.Guest = path.Clean(d.Guest)
 	}
-	d.Guest = path.Clean(d.Guest)
+	if err := manifest.ValidGuestPath(d.Guest); err != nil {
+		return Dir{}, fmt.Errorf("%w: --dir %q: guest path %v", ErrInvalidGrant, s, err)
+	}
 	abs, err := filepath.Abs(d.Host)
 	if err != nil {
 		return Dir{}, fmt.Errorf("%w: --dir %q: %v", ErrInvalidGrant, s, err)

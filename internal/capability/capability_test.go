@@ -282,17 +282,23 @@ func TestResolve(t *testing.T) {
 			notes: []string{"--clock is ignored: the module does not request the clock", "--random is ignored: the module does not request cryptographic randomness"},
 		},
 
-		// Network (reserved).
+		// Network: requested ∩ granted, "*" matching any host or port.
 		{
 			name:     "network",
-			manifest: "[capabilities]\nnetwork = [\"tcp://a.example:1\", \"tcp://b.example:2\"]\n",
-			grant:    capability.Grant{Stdin: true, Stdout: true, Stderr: true, Network: []string{"tcp://a.example:1", "udp://c.example:3"}},
+			manifest: "[capabilities]\nnetwork = [\"tcp://a.example:1\", \"tcp://b.example:2\", \"tcp-listen://127.0.0.1:*\", \"udp://d.example:4\"]\n",
+			grant: capability.Grant{Stdin: true, Stdout: true, Stderr: true, Network: []string{"tcp://a.example:1", "tcp://c.example:3",
+				"tcp-listen://127.0.0.1:8080", "tcp://*:2"}},
 			check: func(t *testing.T, s capability.Set) {
-				if !reflect.DeepEqual(s.Network, []string{"tcp://a.example:1"}) {
-					t.Errorf("network = %q", s.Network)
+				if want := []string{"tcp://a.example:1", "tcp://b.example:2", "tcp-listen://127.0.0.1:8080"}; !reflect.DeepEqual(s.Network, want) {
+					t.Errorf("network = %q, want %q", s.Network, want)
 				}
 			},
-			notes: []string{"network endpoint tcp://b.example:2 is requested but not granted (network access is not enforced yet)", "granted network endpoint udp://c.example:3 is ignored"},
+			notes: []string{"network address udp://d.example:4 is requested but not granted", "granted network address tcp://c.example:3 is ignored"},
+		},
+		{
+			name:  "network grant malformed",
+			grant: capability.Grant{Network: []string{"udp://a:1"}},
+			err:   `invalid grant: network "udp://a:1": want tcp://HOST:PORT (connect) or tcp-listen://HOST:PORT (listen), HOST or PORT may be *`,
 		},
 
 		// Limits.
@@ -368,14 +374,14 @@ module "shrink" requests cryptographic randomness which was not granted (grant i
 			err:   "invalid grant: guest path /d is granted twice (/a and /b)",
 		},
 		{
-			name:  "grant relative guest",
-			grant: capability.Grant{Dirs: []capability.Dir{{Host: "/a", Guest: "d"}}},
-			err:   `invalid grant: directory /a: guest path "d" must be absolute`,
+			name:  "grant climbing guest",
+			grant: capability.Grant{Dirs: []capability.Dir{{Host: "/a", Guest: "../d"}}},
+			err:   `invalid grant: directory /a: guest path "../d" climbs out of the guest's name space`,
 		},
 		{
 			name:  "grant unclean guest",
 			grant: capability.Grant{Dirs: []capability.Dir{{Host: "/a", Guest: "/d/"}}},
-			err:   `invalid grant: directory /a: guest path "/d/" is not clean (want "/d")`,
+			err:   `invalid grant: directory /a: guest path "/d/" is not clean (did you mean "/d"?)`,
 		},
 		{
 			name:  "grant empty host",
@@ -468,8 +474,8 @@ func TestParseDirFlag(t *testing.T) {
 		{in: "/h:/g:rx", err: `invalid grant: --dir "/h:/g:rx": access must be ro or rw, got "rx"`},
 		{in: "/h:/g:", err: `access must be ro or rw, got ""`},
 		{in: ":/g", err: "empty host directory"},
-		{in: "/h:g", err: `guest path "g" must be absolute`},
-		{in: "/h:", err: `guest path "" must be absolute`},
+		{in: "/h:..", err: `guest path ".." climbs out`},
+		{in: "/h:", err: `guest path "" is not a guest path`},
 	}
 	for _, tt := range tests {
 		got, err := capability.ParseDirFlag(tt.in)

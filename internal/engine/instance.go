@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -16,12 +15,12 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
-	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/capability"
 	ofs "github.com/orbitalfoundation/orbital/internal/fs"
+	"github.com/orbitalfoundation/orbital/internal/wasi"
 )
 
 // IOMount is the guest directory where host-opened streams bound as files appear.
@@ -77,10 +76,12 @@ type Instance struct {
 	ctx    context.Context // carries the instance for host functions; cancelled by Kill
 	cancel context.CancelCauseFunc
 
-	fns      map[string]wapi.Function // export cache; touched only by the calling goroutine
-	deadline time.Duration
-	killOnce sync.Once
-	cause    atomic.Pointer[error] // why the instance was killed, if it was
+	fns       map[string]wapi.Function // export cache; touched only by the calling goroutine
+	wasi      *wasi.State              // the guest's system interface: descriptors, clocks, sockets
+	listeners []string                 // addresses the host listens on for the guest
+	deadline  time.Duration
+	killOnce  sync.Once
+	cause     atomic.Pointer[error] // why the instance was killed, if it was
 
 	// The deadline watchdog: one reusable timer per instance, armed per call.
 	// due is the monotonic time the current call must end by (0: none), so a
@@ -169,50 +170,11 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *I
 		}
 	}()
 
-	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
-		WithArgs(append([]string{spec.Name}, caps.Args...)...)
-	for _, kv := range caps.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		cfg = cfg.WithEnv(k, v)
-	}
-	if caps.Stdin && spec.Stdin != nil {
-		cfg = cfg.WithStdin(&slotReader{r: spec.Stdin, i: i})
-	}
-	if caps.Stdout && spec.Stdout != nil {
-		cfg = cfg.WithStdout(&slotWriter{w: spec.Stdout, i: i})
-	}
-	if caps.Stderr && spec.Stderr != nil {
-		cfg = cfg.WithStderr(&slotWriter{w: spec.Stderr, i: i})
-	}
-	if caps.Clock {
-		cfg = cfg.WithSysWalltime().WithSysNanotime().WithNanosleep(i.sleep)
-	}
-	if caps.Random {
-		cfg = cfg.WithRandSource(rand.Reader)
-	} else {
-		// Not granted: deterministic bytes, as wazero's default, but without
-		// seeding a math/rand source per instance (~15 µs of every spawn).
-		cfg = cfg.WithRandSource(&fakeRand{state: 0x9E3779B97F4A7C15})
-	}
-	if len(caps.Dirs) > 0 || len(spec.Files) > 0 {
-		fsc := wazero.NewFSConfig().(sysfs.FSConfig)
-		for _, d := range caps.Dirs {
-			dfs, err := ofs.Dir(d.Host, d.ReadOnly, i.quota)
-			if err != nil {
-				return nil, fmt.Errorf("instantiate %s: mount %s: %w", spec.Name, d.Guest, err)
-			}
-			i.addMount(dfs)
-			fsc = fsc.WithSysFSMount(dfs, d.Guest).(sysfs.FSConfig)
-		}
-		if len(spec.Files) > 0 {
-			ffs, err := ofs.Files(spec.Files, i.quota)
-			if err != nil {
-				return nil, fmt.Errorf("instantiate %s: mount %s: %w", spec.Name, IOMount, err)
-			}
-			i.addMount(ffs)
-			fsc = fsc.WithSysFSMount(ffs, IOMount).(sysfs.FSConfig)
-		}
-		cfg = cfg.WithFSConfig(fsc.(wazero.FSConfig))
+	// The system interface is Orbital's own (package wasi): wazero runs
+	// the code, the State below is everything the guest sees of the host.
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	if err := i.systemInterface(spec); err != nil {
+		return nil, fmt.Errorf("instantiate %s: %w", spec.Name, err)
 	}
 
 	ictx := experimental.WithMemoryAllocator(i.ctx, experimental.MemoryAllocatorFunc(func(_, _ uint64) experimental.LinearMemory { return i.mem }))
@@ -258,6 +220,12 @@ func (i *Instance) addMount(f experimentalsys.FS) {
 }
 
 func (i *Instance) closeMounts() {
+	if i.wasi != nil {
+		if i.wasi.Net != nil {
+			i.wasi.Net.CloseAll()
+		}
+		i.wasi.Files.CloseAll()
+	}
 	for _, c := range i.mounts {
 		_ = c.Close()
 	}
@@ -491,6 +459,7 @@ type Stats struct {
 	DeniedOpens uint64
 	DeniedGrows uint64
 	Calls       uint64
+	Net         *api.NetStats // nil without a network grant
 }
 
 // Stats reports the instance's resource use; safe from any goroutine.
@@ -503,7 +472,28 @@ func (i *Instance) Stats() Stats {
 		DeniedOpens: i.quota.Denied(),
 		DeniedGrows: i.mem.denied.Load(),
 		Calls:       i.calls.Load(),
+		Net:         i.netStats(),
 	}
+}
+
+// StopListening closes the guest's listeners (its connections stay): it
+// is being asked to stop. It reports whether the guest had any. Safe from
+// any goroutine.
+func (i *Instance) StopListening() bool {
+	if i.wasi != nil && i.wasi.Net != nil {
+		return i.wasi.Net.CloseListeners() > 0
+	}
+	return false
+}
+
+// netStats reads the process's network counters.
+func (i *Instance) netStats() *api.NetStats {
+	if i.wasi == nil || i.wasi.Net == nil {
+		return nil
+	}
+	n := i.wasi.Net
+	return &api.NetStats{Listen: i.listeners, Sockets: n.Open(), Accepted: n.Accepted.Load(), Dialled: n.Dialled.Load(),
+		Denied: n.Denied.Load(), BytesIn: n.BytesIn.Load(), BytesOut: n.BytesOut.Load()}
 }
 
 // Module returns the compiled module the instance was made from.
@@ -524,28 +514,6 @@ func (i *Instance) Close(ctx context.Context) error {
 	}
 	i.closeMounts()
 	return err
-}
-
-// slotReader releases the execution slot while a guest blocks reading stdin.
-type slotReader struct {
-	r io.Reader
-	i *Instance
-}
-
-func (s *slotReader) Read(p []byte) (n int, err error) {
-	s.i.blocking(func() { n, err = s.r.Read(p) })
-	return
-}
-
-// slotWriter releases the execution slot while a guest blocks writing.
-type slotWriter struct {
-	w io.Writer
-	i *Instance
-}
-
-func (s *slotWriter) Write(p []byte) (n int, err error) {
-	s.i.blocking(func() { n, err = s.w.Write(p) })
-	return
 }
 
 var monoStart = time.Now()

@@ -126,8 +126,11 @@ func valueTypes(ts []wapi.ValueType) []string {
 // impliedCapability maps an import to the capability its use needs.
 func impliedCapability(mod, name string) string {
 	if mod == HostModuleName {
-		if name == "log" || name == "nop" {
+		switch name {
+		case "log", "nop", "config":
 			return ""
+		case "sock_connect":
+			return "network"
 		}
 		return "bus"
 	}

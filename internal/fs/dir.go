@@ -7,6 +7,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -38,7 +39,15 @@ func Dir(hostDir string, readOnly bool, q *Quota) (experimentalsys.FS, error) {
 		return nil, fmt.Errorf("fs: mount %q: %w", hostDir, err)
 	}
 	learnEscapeErr(root)
-	return &dirFS{root: root, host: hostDir, readOnly: readOnly, quota: q}, nil
+	// The root directory itself, held open: a name with no directory part
+	// is resolved against it with one *at call instead of opening its
+	// parent through the root first.
+	top, err := root.Open(".")
+	if err != nil {
+		_ = root.Close()
+		return nil, fmt.Errorf("fs: mount %q: %w", hostDir, err)
+	}
+	return &dirFS{root: root, top: top, topFd: int(top.Fd()), host: hostDir, readOnly: readOnly, quota: q}, nil
 }
 
 // dirFS is the sys.FS returned by Dir.
@@ -46,6 +55,8 @@ type dirFS struct {
 	experimentalsys.UnimplementedFS
 
 	root     *os.Root
+	top      *os.File // the root directory, for *at calls on names without a directory
+	topFd    int
 	host     string
 	readOnly bool
 	quota    *Quota
@@ -53,6 +64,7 @@ type dirFS struct {
 
 // Close closes the os.Root.
 func (d *dirFS) Close() error {
+	_ = d.top.Close()
 	if err := d.root.Close(); err != nil {
 		return fmt.Errorf("fs: close mount %q: %w", d.host, err)
 	}
@@ -190,6 +202,12 @@ func (d *dirFS) readOnlyOpenErr(name string, flag experimentalsys.Oflag) experim
 // calls that do not follow the last component.
 func (d *dirFS) atParent(name string, fn func(dirfd int, base string) error) error {
 	dir, base := splitPath(name)
+	if dir == "." {
+		// base is one component, never ".." (cleanPath refuses climbing).
+		err := fn(d.topFd, base)
+		runtime.KeepAlive(d.top)
+		return err
+	}
 	pf, err := d.root.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
 	if err != nil {
 		return err

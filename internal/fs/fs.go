@@ -93,3 +93,10 @@ type Handle struct {
 	// only be opened read-only. File must be open accordingly.
 	Writable bool
 }
+
+// Acquire takes one slot of the quota for a descriptor that is not a file
+// (a socket), reporting false (and counting a denial) when it is full.
+func (q *Quota) Acquire() bool { return q.acquire(false) }
+
+// Release frees a slot taken by Acquire.
+func (q *Quota) Release() { q.release() }

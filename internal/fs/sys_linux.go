@@ -36,3 +36,15 @@ func timespec(ns int64) unix.Timespec {
 func fdatasync(f *os.File) error {
 	return control(f, unix.Fdatasync)
 }
+
+// UtimensNoFollow sets the times of p itself, a symlink's own when p is
+// one (utimensat with AT_SYMLINK_NOFOLLOW on its parent, resolved through
+// the root). UTIME_OMIT keeps a time unchanged.
+func (d *dirFS) UtimensNoFollow(p string, atim, mtim int64) experimentalsys.Errno {
+	return d.mutate(p, func(name string) error {
+		return d.atParent(name, func(dirfd int, base string) error {
+			ts := []unix.Timespec{timespec(atim), timespec(mtim)}
+			return unix.UtimesNanoAt(dirfd, base, ts, unix.AT_SYMLINK_NOFOLLOW)
+		})
+	})
+}

@@ -39,3 +39,9 @@ func futimens(f *os.File, atim, mtim int64) error {
 func fdatasync(f *os.File) error {
 	return f.Sync()
 }
+
+// UtimensNoFollow is not offered here: a symlink's own times need
+// utimensat, which golang.org/x/sys/unix does not offer portably.
+func (d *dirFS) UtimensNoFollow(string, int64, int64) experimentalsys.Errno {
+	return experimentalsys.ENOTSUP
+}

@@ -3,6 +3,7 @@ package manifest_test
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -113,10 +114,16 @@ func FuzzParse(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, fs := range m.Capabilities.FS {
-			if !strings.HasPrefix(fs.Path, "/") || path.Clean(fs.Path) != fs.Path || seen[fs.Path] {
+			if manifest.ValidGuestPath(fs.Path) != nil || seen[fs.Path] { // absolute, or a relative preopen name
 				t.Errorf("bad fs request %+v", fs)
 			}
 			seen[fs.Path] = true
+		}
+		for _, n := range m.Capabilities.Network {
+			scheme, rest, ok := strings.Cut(n, "://")
+			if _, _, err := net.SplitHostPort(rest); !ok || scheme == "" || err != nil {
+				t.Errorf("bad network request %q", n)
+			}
 		}
 		for _, g := range m.Capabilities.Env {
 			if _, err := path.Match(g, ""); err != nil || g == "" {

@@ -38,10 +38,17 @@
 //	stderr = true
 //	clock = true               # wall clock, monotonic clock, sleep; default false
 //	random = true              # cryptographic randomness; default false
-//	network = ["tcp://api.example.com:443"]   # SCHEME://HOST:PORT, PORT may be *; reserved, not enforced yet
+//	network = ["tcp://api.example.com:443", "tcp-listen://127.0.0.1:*"]
+//	                           # sockets: tcp://HOST:PORT it may dial (orbital_v1.sock_connect),
+//	                           # tcp-listen://HOST:PORT the kernel listens on for it (a preopened
+//	                           # listener); HOST or PORT may be *; what it gets is this ∩ the grant
+//
+//	[capabilities.net]         # the same requests, by kind (added to network's)
+//	connect = ["api.example.com:443"]
+//	listen = ["127.0.0.1:*"]
 //
 //	[[capabilities.fs]]        # file-system areas, by guest path
-//	path = "/data"             # required; absolute and clean
+//	path = "/data"             # required; clean: absolute, or a relative preopen name ("data")
 //	access = "ro"              # required; ro | rw
 //	optional = false           # if true the module runs without it when not granted
 //
@@ -177,7 +184,7 @@ type Capabilities struct {
 	Stderr  bool        `json:"stderr"`
 	Clock   bool        `json:"clock"`
 	Random  bool        `json:"random"`
-	Network []string    `json:"network,omitempty"` // reserved: validated, not enforced yet
+	Network []string    `json:"network,omitempty"` // tcp://HOST:PORT (dial) and tcp-listen://HOST:PORT (listen) requests
 	FS      []FSRequest `json:"fs,omitempty"`
 }
 

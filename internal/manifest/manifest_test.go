@@ -177,6 +177,12 @@ func TestParseValid(t *testing.T) {
 				t.Errorf("dependencies = %+v", m.Dependencies)
 			}
 		}},
+		{"net table", header + "[capabilities]\nnetwork = [\"tcp://a.example:1\"]\n[capabilities.net]\nconnect = [\"a.example:1\", \"b.example:*\"]\nlisten = [\"127.0.0.1:*\"]\n", func(t *testing.T, m *manifest.Manifest) {
+			want := []string{"tcp://a.example:1", "tcp://b.example:*", "tcp-listen://127.0.0.1:*"}
+			if got := m.Capabilities.Network; strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("network = %q, want %q", got, want)
+			}
+		}},
 		{"network wildcard port", header + "[capabilities]\nnetwork = [\"udp://dns.example:*\", \"http://[2001:db8::1]:80\"]\n", func(t *testing.T, m *manifest.Manifest) {
 			if len(m.Capabilities.Network) != 2 {
 				t.Errorf("network = %q", m.Capabilities.Network)
@@ -307,18 +313,20 @@ func TestParseInvalid(t *testing.T) {
 		{"env equals", header + "[capabilities]\nenv = [\"A=B\"]\n", 5, `capabilities.env[0]: "A=B": variable name patterns cannot contain '='`},
 		{"env empty", header + "[capabilities]\nenv = [\"\"]\n", 5, "capabilities.env[0]: empty variable name pattern"},
 		{"network scheme", header + "[capabilities]\nnetwork = [\"ftp://example.com:21\"]\n", 5, `capabilities.network[0]: "ftp://example.com:21" has an unsupported scheme`},
-		{"network no port", header + "[capabilities]\nnetwork = [\"https://example.com\"]\n", 5, `capabilities.network[0]: "https://example.com" needs a host and a port (want SCHEME://HOST:PORT with SCHEME tcp, udp, http or https and PORT a number or *)`},
+		{"network no port", header + "[capabilities]\nnetwork = [\"https://example.com\"]\n", 5, `capabilities.network[0]: "https://example.com" needs a host and a port (want SCHEME://HOST:PORT with SCHEME tcp, tcp-listen, udp, http or https and PORT a number or *)`},
 		{"network bad port", header + "[capabilities]\nnetwork = [\"tcp://example.com:70000\"]\n", 5, `capabilities.network[0]: "tcp://example.com:70000" has an invalid port`},
 		{"network bad host", header + "[capabilities]\nnetwork = [\"tcp://exa_mple.com:1\"]\n", 5, `capabilities.network[0]: "tcp://exa_mple.com:1" has an invalid host`},
 		{"network path", header + "[capabilities]\nnetwork = [\"https://example.com:443/x\"]\n", 5, `capabilities.network[0]: "https://example.com:443/x" must not have a path`},
+		{"net bad address", header + "[capabilities.net]\nlisten = [\"127.0.0.1\"]\n", 5, `capabilities.net.listen[0]: "127.0.0.1": want HOST:PORT, PORT a number or *`},
+		{"net unknown key", header + "[capabilities.net]\ndial = []\n", 5, "capabilities.net.dial: unknown key (allowed keys: connect, listen)"},
 		{"network no scheme", header + "[capabilities]\nnetwork = [\"example.com:443\"]\n", 5, `capabilities.network[0]: "example.com:443" has no scheme`},
-		{"capabilities unknown", header + "[capabilities]\nfilesystem = []\n", 5, "capabilities.filesystem: unknown key (allowed keys: args, env, stdin, stdout, stderr, clock, random, network, fs)"},
+		{"capabilities unknown", header + "[capabilities]\nfilesystem = []\n", 5, "capabilities.filesystem: unknown key (allowed keys: args, env, stdin, stdout, stderr, clock, random, network, net, fs)"},
 
 		// File system.
 		{"fs access", header + "[[capabilities.fs]]\npath = \"/data\"\naccess = \"rx\"\n", 6, `capabilities.fs[0].access: must be "ro" or "rw", got "rx"`},
 		{"fs access missing", header + "[[capabilities.fs]]\npath = \"/data\"\n", 4, "capabilities.fs[0].access: missing (required)"},
 		{"fs path missing", header + "[[capabilities.fs]]\naccess = \"ro\"\n", 4, "capabilities.fs[0].path: missing (required)"},
-		{"fs relative", header + "[[capabilities.fs]]\npath = \"/a\"\naccess = \"ro\"\n\n[[capabilities.fs]]\npath = \"data\"\naccess = \"ro\"\n", 9, `capabilities.fs[1].path: "data" must be an absolute guest path`},
+		{"fs climbing", header + "[[capabilities.fs]]\npath = \"/a\"\naccess = \"ro\"\n\n[[capabilities.fs]]\npath = \"../data\"\naccess = \"ro\"\n", 9, `capabilities.fs[1].path: "../data" climbs out`},
 		{"fs dotdot", header + "[[capabilities.fs]]\npath = \"/..\"\naccess = \"ro\"\n", 5, `capabilities.fs[0].path: "/.." is not clean (did you mean "/"?)`},
 		{"fs trailing slash", header + "[[capabilities.fs]]\npath = \"/data/\"\naccess = \"ro\"\n", 5, `capabilities.fs[0].path: "/data/" is not clean (did you mean "/data"?)`},
 		{"fs duplicate", header + "[[capabilities.fs]]\npath = \"/d\"\naccess = \"ro\"\n[[capabilities.fs]]\npath = \"/d\"\naccess = \"rw\"\n", 8, "capabilities.fs[1].path: /d is requested twice (also capabilities.fs[0])"},

@@ -294,7 +294,7 @@ var (
 	identRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	hostLabelRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`)
 	allKinds      = []string{string(KindApp), string(KindLibrary), string(KindDriver), string(KindService)}
-	netSchemes    = []string{"tcp", "udp", "http", "https"}
+	netSchemes    = []string{"tcp", "tcp-listen", "udp", "http", "https"}
 	maxIdentLen   = 256
 	maxPatternLen = 256
 )
@@ -519,6 +519,30 @@ func (d *decoder) capabilities(t *table) Capabilities {
 			c.Network = append(c.Network, s)
 		}
 	}
+	if nt := t.sub("net"); nt != nil {
+		// [capabilities.net] connect/listen = ["HOST:PORT"]: the same
+		// requests as network's tcp:// and tcp-listen:// addresses.
+		for _, kind := range []struct{ key, scheme string }{{"connect", "tcp"}, {"listen", "tcp-listen"}} {
+			list, ok := nt.strings(kind.key)
+			if !ok {
+				continue
+			}
+			if c.Network == nil {
+				c.Network = []string{}
+			}
+			for i, a := range list {
+				u := kind.scheme + "://" + a
+				if err := validNetwork(u); err != nil {
+					d.errorf(elemPath(nt.key(kind.key), i), "%q: want HOST:PORT, PORT a number or *", a)
+					continue
+				}
+				if !contains(c.Network, u) {
+					c.Network = append(c.Network, u)
+				}
+			}
+		}
+		nt.finish()
+	}
 	if fs, ok := t.tables("fs"); ok {
 		c.FS = []FSRequest{}
 		seen := map[string]string{} // guest path -> key of first request
@@ -634,15 +658,23 @@ func validEnvGlob(p string) error {
 	return nil
 }
 
-// validGuestPath checks a guest path: absolute and clean.
-func validGuestPath(p string) error {
+// validGuestPath checks a guest path: see ValidGuestPath.
+func validGuestPath(p string) error { return ValidGuestPath(p) }
+
+// ValidGuestPath checks the name a directory is preopened under in the
+// guest: an absolute clean path ("/data", "/"), or a relative clean name
+// that does not climb ("fs-tests.dir", "data/in"), as wasmtime's
+// --dir HOST::GUEST allows.
+func ValidGuestPath(p string) error {
 	switch {
-	case !strings.HasPrefix(p, "/"):
-		return fmt.Errorf("%q must be an absolute guest path (starting with '/')", p)
+	case p == "" || p == ".":
+		return fmt.Errorf("%q is not a guest path (want /NAME or NAME)", p)
 	case strings.ContainsRune(p, 0):
 		return fmt.Errorf("%q contains NUL", p)
 	case path.Clean(p) != p:
 		return fmt.Errorf("%q is not clean (did you mean %q?)", p, path.Clean(p))
+	case p == ".." || strings.HasPrefix(p, "../"):
+		return fmt.Errorf("%q climbs out of the guest's name space", p)
 	}
 	return nil
 }
@@ -650,7 +682,7 @@ func validGuestPath(p string) error {
 // validNetwork checks "SCHEME://HOST:PORT" where PORT may be "*".
 func validNetwork(s string) error {
 	bad := func(why string) error {
-		return fmt.Errorf("%q %s (want SCHEME://HOST:PORT with SCHEME tcp, udp, http or https and PORT a number or *)", s, why)
+		return fmt.Errorf("%q %s (want SCHEME://HOST:PORT with SCHEME tcp, tcp-listen, udp, http or https and PORT a number or *)", s, why)
 	}
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {

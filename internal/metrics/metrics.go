@@ -98,6 +98,28 @@ var procMetrics = []procMetric{
 		prometheus.GaugeValue, func(p api.ProcessInfo) float64 { return float64(p.Mailbox) }},
 }
 
+// netMetrics are the per-process network metrics, emitted only for
+// processes granted sockets.
+var netMetrics = []procMetric{
+	{prometheus.NewDesc("orbital_process_net_received_bytes_total", "Bytes the process read from its sockets.", procLabels, nil),
+		prometheus.CounterValue, netValue(func(n *api.NetStats) uint64 { return n.BytesIn })},
+	{prometheus.NewDesc("orbital_process_net_sent_bytes_total", "Bytes the process wrote to its sockets.", procLabels, nil),
+		prometheus.CounterValue, netValue(func(n *api.NetStats) uint64 { return n.BytesOut })},
+	{prometheus.NewDesc("orbital_process_net_accepted_total", "Connections the process accepted on its listeners.", procLabels, nil),
+		prometheus.CounterValue, netValue(func(n *api.NetStats) uint64 { return n.Accepted })},
+	{prometheus.NewDesc("orbital_process_net_dialled_total", "Connections the process dialled to granted addresses.", procLabels, nil),
+		prometheus.CounterValue, netValue(func(n *api.NetStats) uint64 { return n.Dialled })},
+	{prometheus.NewDesc("orbital_process_net_denied_total", "Dials the process's grant refused.", procLabels, nil),
+		prometheus.CounterValue, netValue(func(n *api.NetStats) uint64 { return n.Denied })},
+	{prometheus.NewDesc("orbital_process_net_sockets", "Sockets the process has open now.", procLabels, nil),
+		prometheus.GaugeValue, netValue(func(n *api.NetStats) uint64 { return uint64(n.Sockets) })},
+}
+
+// netValue reads a network counter.
+func netValue(f func(*api.NetStats) uint64) func(api.ProcessInfo) float64 {
+	return func(p api.ProcessInfo) float64 { return float64(f(p.Net)) }
+}
+
 // states are the process states, each reported by orbital_processes even
 // when no process is in it (so a count drops to 0 instead of vanishing).
 var states = []api.State{api.StateIdle, api.StateStarting, api.StateRunning, api.StateExited, api.StateCrashed, api.StateKilled, api.StateStopped}
@@ -185,6 +207,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range procMetrics {
 		ch <- m.desc
 	}
+	for _, m := range netMetrics {
+		ch <- m.desc
+	}
 	ch <- processesDesc
 	seen := map[*prometheus.Desc]bool{}
 	for _, m := range busMetrics {
@@ -206,6 +231,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range c.src.Processes() {
 		count[p.State]++
 		for _, m := range procMetrics {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(p), p.Name, p.Module, string(p.State))
+		}
+		if p.Net == nil {
+			continue
+		}
+		for _, m := range netMetrics {
 			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(p), p.Name, p.Module, string(p.State))
 		}
 	}

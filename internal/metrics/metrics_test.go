@@ -38,7 +38,8 @@ func busy() *fakeSource {
 	return &fakeSource{
 		procs: []api.ProcessInfo{
 			{Name: "echo", Module: "echo@1.0.0", State: api.StateRunning, MemoryBytes: 131072,
-				CPUTime: 1500 * time.Millisecond, MsgsIn: 7, MsgsOut: 6, Dropped: 1, Restarts: 2, Mailbox: 3},
+				CPUTime: 1500 * time.Millisecond, MsgsIn: 7, MsgsOut: 6, Dropped: 1, Restarts: 2, Mailbox: 3,
+				Net: &api.NetStats{Listen: []string{"127.0.0.1:8765"}, Sockets: 2, Accepted: 4, Dialled: 1, Denied: 3, BytesIn: 1000, BytesOut: 2500}},
 			{Name: "flaky", Module: "flaky", State: api.StateCrashed, Restarts: 5},
 			{Name: "cron", Module: "cron@0.1.0", State: api.StateIdle},
 		},
@@ -92,6 +93,25 @@ orbital_process_restarts_total{module="cron@0.1.0",name="cron",state="idle"} 0
 orbital_process_mailbox_depth{module="echo@1.0.0",name="echo",state="running"} 3
 orbital_process_mailbox_depth{module="flaky",name="flaky",state="crashed"} 0
 orbital_process_mailbox_depth{module="cron@0.1.0",name="cron",state="idle"} 0
+`,
+		},
+		{
+			name:  "network, only for processes granted sockets",
+			src:   busy(),
+			names: []string{"orbital_process_net_received_bytes_total", "orbital_process_net_sent_bytes_total", "orbital_process_net_denied_total", "orbital_process_net_sockets"},
+			want: `
+# HELP orbital_process_net_denied_total Dials the process's grant refused.
+# TYPE orbital_process_net_denied_total counter
+orbital_process_net_denied_total{module="echo@1.0.0",name="echo",state="running"} 3
+# HELP orbital_process_net_received_bytes_total Bytes the process read from its sockets.
+# TYPE orbital_process_net_received_bytes_total counter
+orbital_process_net_received_bytes_total{module="echo@1.0.0",name="echo",state="running"} 1000
+# HELP orbital_process_net_sent_bytes_total Bytes the process wrote to its sockets.
+# TYPE orbital_process_net_sent_bytes_total counter
+orbital_process_net_sent_bytes_total{module="echo@1.0.0",name="echo",state="running"} 2500
+# HELP orbital_process_net_sockets Sockets the process has open now.
+# TYPE orbital_process_net_sockets gauge
+orbital_process_net_sockets{module="echo@1.0.0",name="echo",state="running"} 2
 `,
 		},
 		{

@@ -44,7 +44,7 @@ calls = ["calltest"]
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := node.Start(context.Background(), cfg, t.TempDir(), log, node.Options{})
+	n, err := node.Start(context.Background(), cfg, testwasm.Home(t), log, node.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

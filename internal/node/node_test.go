@@ -38,7 +38,7 @@ func startNodeWith(t *testing.T, nodeKeys, toml string) *Node {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	n, err := Start(context.Background(), cfg, t.TempDir(), log, Options{})
+	n, err := Start(context.Background(), cfg, testwasm.Home(t), log, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

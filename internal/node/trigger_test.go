@@ -118,7 +118,7 @@ after = "exit"
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := Start(context.Background(), cfg, t.TempDir(), nil, Options{Clock: clock})
+	n, err := Start(context.Background(), cfg, testwasm.Home(t), nil, Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -176,6 +176,7 @@ func (p *Process) HandOver(cause error, grace time.Duration) {
 		return
 	}
 	p.stopping.Store(true)
+	p.inst.StopListening() // its successor listens on the same addresses
 	p.port.HandOver()
 	go func() {
 		t := time.NewTimer(grace)
@@ -190,15 +191,20 @@ func (p *Process) HandOver(cause error, grace time.Duration) {
 
 // Stop asks the process to end: its mailbox closes, so a guest waiting in
 // recv gets ERR_CLOSED after draining what is queued and a push-model loop
-// ends. A process that has not ended after grace is killed. Stop returns
+// ends, and its listeners close (accept fails with EINVAL), so a network
+// service finishes its connections and returns. A process that has not
+// ended after grace is killed. Stop returns
 // at once.
 func (p *Process) Stop(cause error, grace time.Duration) {
 	p.stopping.Store(true)
-	if p.port == nil {
+	listened := p.inst.StopListening() // a network service takes no new connections
+	if p.port == nil && !listened {
 		p.Kill(cause) // nothing to tell it: a plain command module is killed
 		return
 	}
-	p.port.mb.Close()
+	if p.port != nil {
+		p.port.mb.Close()
+	}
 	go func() {
 		t := time.NewTimer(grace)
 		defer t.Stop()
@@ -269,5 +275,6 @@ func (p *Process) Info() api.ProcessInfo {
 		StartedAt: p.started, EndedAt: p.ended,
 		CPUTime: st.CPUTime, MemoryBytes: st.MemoryBytes, MemoryLimit: st.MemoryLimit,
 		OpenFiles: st.OpenFiles, DeniedOpens: st.DeniedOpens, DeniedGrows: st.DeniedGrows,
+		Net: st.Net,
 	}
 }

@@ -116,6 +116,8 @@ ORB_IMPORT("call_serve") int32_t orbital_call_serve(int32_t status, const void *
                                                     int32_t buf_cap);
 ORB_IMPORT("call_size") int32_t orbital_call_size(void);
 ORB_IMPORT("config") int32_t orbital_config(void *buf, int32_t cap);
+/* sock_connect: dial a granted HOST:PORT; the connection's WASI fd is written at fd. */
+ORB_IMPORT("sock_connect") int32_t orbital_sock_connect(const void *addr, int32_t addr_len, int32_t *fd);
 
 /* ---- the envelope ------------------------------------------------------ */
 

@@ -99,6 +99,7 @@ type rawConfig struct {
 		Deadline  string            `toml:"deadline"`
 		OpenFiles int               `toml:"open_files"`
 		Calls     []string          `toml:"calls"`
+		Net       []string          `toml:"net"`
 		Config    any               `toml:"config"`
 	} `toml:"process"`
 }
@@ -260,6 +261,12 @@ func Parse(data []byte, source, dir, home string) (*Config, error) {
 			}
 		}
 		pc.Grant.Calls = p.Calls
+		for j, n := range p.Net {
+			if err := capability.ValidateNet(n); err != nil {
+				return nil, bad(fmt.Sprintf("%s.net[%d]", key, j), "%v", err)
+			}
+		}
+		pc.Grant.Network = p.Net
 		cfg, cfgJSON, cerr := moduleConfig(p.Config)
 		if cerr != nil {
 			return nil, bad(key+".config"+cerr.key, "%s", cerr.msg)

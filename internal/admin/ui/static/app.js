@@ -255,12 +255,20 @@
     catch (e) { toast(op + ' ' + name + ': ' + e.message, true); }
     finally { btn.disabled = false; }
   }
+  // netText sums up a process's sockets: where it listens, bytes in and
+  // out, dials the grant refused.
+  function netText(n) {
+    if (!n) return '';
+    let s = (n.listen && n.listen.length ? n.listen.join(' ') + ' · ' : '') + bytes(n.bytes_in) + ' in / ' + bytes(n.bytes_out) + ' out';
+    if (n.denied) s += ' · ' + num(n.denied) + ' denied';
+    return s;
+  }
   function newProcRow(p) {
     const td = (cls) => el('td', { class: cls });
     return el('tr', { 'data-process': p.name },
       el('td', { class: 'name' }, el('button', { type: 'button', class: 'link', 'data-logs': p.name, title: 'Show the output of ' + p.name }, el('strong', { text: p.name })),
         p.library ? el('small', { class: 'tag', text: 'library' }) : null),
-      td(), td('mono'), td('n'), td('n'), td('n'), td('n'), td('n'), td('n'), td('n'), td('reason'), el('td', {}, el('div', { class: 'actions' })));
+      td(), td('mono'), td('n'), td('n'), td('n'), td('n'), td('n'), td('n'), td('n'), el('td', { class: 'mono', 'data-net': '' }), td('reason'), el('td', {}, el('div', { class: 'actions' })));
   }
   // updateProcRow changes only what changed, so a click in progress on the
   // row survives the next update.
@@ -268,10 +276,10 @@
     const c = tr.children;
     if (tr.dataset.state !== p.state) { tr.dataset.state = p.state; c[1].replaceChildren(badge(p.state)); }
     const vals = [p.module || '', bytes(p.memory_bytes) + (p.memory_limit ? ' / ' + bytes(p.memory_limit) : ''), dur(p.cpu_time_ns || 0),
-      num(p.mailbox), num(p.msgs_in), num(p.msgs_out), num(p.dropped), num(p.restarts), p.reason || ''];
+      num(p.mailbox), num(p.msgs_in), num(p.msgs_out), num(p.dropped), num(p.restarts), netText(p.net), p.reason || ''];
     vals.forEach((v, i) => { if (c[i + 2].textContent !== v) c[i + 2].textContent = v; });
-    c[10].title = p.reason || '';
-    const ops = opsFor(p.state), box = c[11].firstChild;
+    c[11].title = p.reason || '';
+    const ops = opsFor(p.state), box = c[12].firstChild;
     if (box.dataset.ops !== ops.join()) { box.dataset.ops = ops.join(); box.replaceChildren(...opButtons(ops)); }
     tr.classList.toggle('sel', !!state.procLog && state.procLog.name === p.name);
   }
