@@ -72,7 +72,7 @@ func layer(p string) int {
 	case p == "internal/control" || p == "internal/metrics":
 		return 2 // the control contract and its exporters, below the services that implement it
 	case p == "internal/node" || strings.HasPrefix(p, "internal/node/") || p == "internal/install" || p == "internal/registry" ||
-		p == "internal/fetch" || p == "internal/pack":
+		p == "internal/fetch" || p == "internal/pack" || p == "internal/cluster":
 		return 3 // services
 	case p == "internal/admin" || strings.HasPrefix(p, "cmd/"):
 		return 4 // UI and binaries
@@ -103,12 +103,15 @@ func TestLayers(t *testing.T) {
 			}
 		}
 		for _, i := range imports {
+			if strings.HasPrefix(i, "github.com/nats-io/") && p != "internal/cluster" {
+				t.Errorf("%s imports %s: only internal/cluster talks NATS (the kernel never learns it exists)", p, i)
+			}
 			if strings.HasPrefix(i, "github.com/tetratelabs/wazero") && p != "internal/engine" &&
 				!((p == "internal/fs" || p == "internal/wasi") && (strings.HasSuffix(i, "/experimental/sys") || strings.HasSuffix(i, "/sys"))) {
 				t.Errorf("%s imports %s: only internal/engine runs wazero (internal/fs and internal/wasi name its file types)", p, i)
 			}
 		}
-		if p == "internal/node" || strings.HasPrefix(p, "internal/node/") {
+		if p == "internal/node" || strings.HasPrefix(p, "internal/node/") || p == "internal/cluster" {
 			for _, i := range own(imports) {
 				if slices.Contains([]string{"internal/engine", "internal/process", "internal/bus", "internal/library"}, i) {
 					t.Errorf("%s imports %s: the node uses the kernel through package orbital only", p, i)

@@ -24,10 +24,10 @@ import (
 // "{key: string, tags?: [string]}". The kernel checks them on the host,
 // before the bytes cross.
 type Export struct {
-	Name        string
-	Args        string
-	Result      string
-	Description string
+	Name        string `json:"name"`
+	Args        string `json:"args,omitempty"`
+	Result      string `json:"result,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // NativeFunc is the Go implementation of a library function. args is

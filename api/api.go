@@ -50,6 +50,9 @@ var (
 	// ErrFailed means the callee of a call returned an error of its own
 	// (an application error; the message is the callee's).
 	ErrFailed = errors.New("call failed")
+	// ErrUnavailable: what was called runs elsewhere and no provider could
+	// be reached (a node left, the cluster is partitioned).
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // State is the life-cycle state of a process.
@@ -78,8 +81,9 @@ func (s State) Done() bool {
 type ProcessInfo struct {
 	ID          uint64        `json:"id"`
 	Name        string        `json:"name"`
-	Module      string        `json:"module"` // name@version, or the file name without a manifest
-	Digest      string        `json:"digest"` // sha256 of the wasm binary, hex
+	Node        string        `json:"node,omitempty"` // the node it runs on, in a cluster listing (ps --all)
+	Module      string        `json:"module"`         // name@version, or the file name without a manifest
+	Digest      string        `json:"digest"`         // sha256 of the wasm binary, hex
 	State       State         `json:"state"`
 	ExitCode    uint32        `json:"exit_code"`
 	Reason      string        `json:"reason,omitempty"` // why it ended, for humans

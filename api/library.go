@@ -6,6 +6,8 @@ type LibraryInfo struct {
 	Name      string   `json:"name"`
 	Version   string   `json:"version"`
 	Native    bool     `json:"native"`
+	Remote    bool     `json:"remote,omitempty"` // runs on other nodes of the cluster
+	Nodes     []string `json:"nodes,omitempty"`  // where a remote library runs
 	Stateful  bool     `json:"stateful"`
 	Exports   []string `json:"exports"`
 	Instances int      `json:"instances"` // running wasm workers

@@ -9,18 +9,19 @@ type Errno int32
 
 // ABI error codes (docs/ABI.md).
 const (
-	codeDenied   = -1
-	codeInvalid  = -2
-	codeTooBig   = -3
-	codeNotFound = -4
-	codeTimeout  = -5
-	codeLimit    = -6
-	codeClosed   = -7
-	codeBuffer   = -8
-	codeCycle    = -9
-	codeFailed   = -10
-	codeCrashed  = -11
-	codeVersion  = -12
+	codeDenied      = -1
+	codeInvalid     = -2
+	codeTooBig      = -3
+	codeNotFound    = -4
+	codeTimeout     = -5
+	codeLimit       = -6
+	codeClosed      = -7
+	codeBuffer      = -8
+	codeCycle       = -9
+	codeFailed      = -10
+	codeCrashed     = -11
+	codeVersion     = -12
+	codeUnavailable = -13
 )
 
 // Errors returned by the bus and call functions, one per ABI code. Compare
@@ -61,6 +62,9 @@ var (
 	// ErrVersion: no available version of the library satisfies the range
 	// the caller's manifest declares under [dependencies]. ABI code -12.
 	ErrVersion error = Errno(codeVersion)
+	// ErrUnavailable: the library runs on other nodes of the cluster and
+	// none could be reached within the call's deadline. ABI code -13.
+	ErrUnavailable error = Errno(codeUnavailable)
 )
 
 // Code returns the ABI code, a negative number.
@@ -93,6 +97,8 @@ func (e Errno) Error() string {
 		return "orbital: callee crashed"
 	case codeVersion:
 		return "orbital: no matching version"
+	case codeUnavailable:
+		return "orbital: unavailable"
 	}
 	return "orbital: error " + strconv.Itoa(int(e))
 }
@@ -125,6 +131,8 @@ func errno[T int32 | int64](r T) error {
 		return ErrCrashed
 	case r == codeVersion:
 		return ErrVersion
+	case r == codeUnavailable:
+		return ErrUnavailable
 	case r < -1<<31:
 		return ErrInvalid
 	}

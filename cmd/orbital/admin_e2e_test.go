@@ -316,6 +316,12 @@ func TestAdminInBrowser(t *testing.T) {
 	see(`#lib-body tr[data-library="kv"]`)
 	shot("libraries")
 
+	// A node alone: the Nodes page lists it and says it is in no cluster.
+	view("nodes")
+	see(`#nodes-body tr[data-state="up"]`)
+	see(`#nodes-alone:not([hidden])`)
+	until("its processes counted", `parseInt(document.querySelector('#nodes-body td[data-processes]').dataset.processes) > 5`)
+
 	view("bus")
 	see(`tr[data-subject="demo.tick"]`)
 	see(`[data-bus="published"]`)

@@ -21,6 +21,9 @@ import (
 // orbitalBin is the binary TestMain builds.
 func orbitalBin() string { return filepath.Join(testDir, "orbital") }
 
+// serverBin is the same built with the embedded NATS server (-tags embednats).
+func serverBin() string { return filepath.Join(testDir, "orbital-server") }
+
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
 }
@@ -33,11 +36,13 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	testDir = dir
-	build := exec.Command("go", "build", "-o", orbitalBin(), ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "building orbital for the black-box tests: %v\n", err)
-		return 1
+	for _, b := range []struct{ out, tags string }{{orbitalBin(), ""}, {serverBin(), "embednats"}} {
+		build := exec.Command("go", "build", "-tags", b.tags, "-o", b.out, ".")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s for the black-box tests: %v\n", b.out, err)
+			return 1
+		}
 	}
 	return m.Run()
 }

@@ -86,9 +86,12 @@ func ctlCommand(name, usage string, args []string, stdout, stderr io.Writer, ext
 }
 
 func cmdPs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	var asJSON bool
-	c, pos, code := ctlCommand("ps", "Usage: orbital ps [--json]\n\nLists the processes of the running node.\n\nFlags:\n", args, stdout, stderr,
-		func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") })
+	var asJSON, all bool
+	c, pos, code := ctlCommand("ps", "Usage: orbital ps [--json] [--all]\n\nLists the processes of the running node (--all: of every node of its cluster,\nwith a NODE column).\n\nFlags:\n", args, stdout, stderr,
+		func(fs *flag.FlagSet) {
+			fs.BoolVar(&asJSON, "json", false, "print JSON")
+			fs.BoolVar(&all, "all", false, "every node of the cluster")
+		})
 	if code >= 0 {
 		return code
 	}
@@ -96,10 +99,20 @@ func cmdPs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "orbital ps: takes no arguments")
 		return exitUsage
 	}
-	ps, err := c.Processes(context.Background())
+	var ps []api.ProcessInfo
+	var missing []string
+	var err error
+	if all {
+		ps, missing, err = c.ProcessesAll(context.Background())
+	} else {
+		ps, err = c.Processes(context.Background())
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital ps: %v\n", err)
 		return exitFailure
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "orbital: no answer from nodes: %s\n", strings.Join(missing, ", "))
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
@@ -108,8 +121,21 @@ func cmdPs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	node := func(p api.ProcessInfo) string {
+		if !all {
+			return ""
+		}
+		if p.Node == "" {
+			return "-\t"
+		}
+		return p.Node + "\t"
+	}
+	if all {
+		fmt.Fprint(w, "NODE\t")
+	}
 	fmt.Fprintln(w, "PID\tNAME\tMODULE\tSTATE\tMEMORY\tCPU\tMAILBOX\tIN\tOUT\tDROPPED\tRESTARTS\tNET\tREASON")
 	for _, p := range ps {
+		fmt.Fprint(w, node(p))
 		if l := p.Library; l != nil {
 			kind := "stateless"
 			if l.Stateful {
@@ -158,7 +184,14 @@ func humanBytes(n uint64) string {
 // cmdProcessOp makes stop, restart and kill.
 func cmdProcessOp(op, summary string) func([]string, io.Reader, io.Writer, io.Writer) int {
 	return func(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-		c, pos, code := ctlCommand(op, fmt.Sprintf("Usage: orbital %s NAME\n\n%s\n\nFlags:\n", op, summary), args, stdout, stderr, nil)
+		var node string
+		usage := fmt.Sprintf("Usage: orbital %s NAME\n\n%s\n\nFlags:\n", op, summary)
+		var flags func(*flag.FlagSet)
+		if op == "start" || op == "stop" {
+			usage = fmt.Sprintf("Usage: orbital %s [--node NODE] NAME\n\n%s With --node, on that node of the cluster\n(which must allow it: [cluster] control = true).\n\nFlags:\n", op, summary)
+			flags = func(fs *flag.FlagSet) { fs.StringVar(&node, "node", "", "the node of the cluster the process is on") }
+		}
+		c, pos, code := ctlCommand(op, usage, args, stdout, stderr, flags)
 		if code >= 0 {
 			return code
 		}
@@ -166,7 +199,13 @@ func cmdProcessOp(op, summary string) func([]string, io.Reader, io.Writer, io.Wr
 			fmt.Fprintf(stderr, "orbital %s: expected one process NAME\n", op)
 			return exitUsage
 		}
-		if err := c.Op(context.Background(), pos[0], op); err != nil {
+		var err error
+		if node != "" {
+			err = c.OpOn(context.Background(), node, pos[0], op)
+		} else {
+			err = c.Op(context.Background(), pos[0], op)
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "orbital %s: %v\n", op, err)
 			return codeFor(err)
 		}
@@ -380,4 +419,60 @@ func cmdLogs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return codeFor(err)
 	}
 	return exitOK
+}
+
+func cmdNodes(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	var asJSON bool
+	c, pos, code := ctlCommand("nodes", "Usage: orbital nodes [--json]\n\nLists the nodes of the running node's cluster: their state, health and\nwhat runs where (* marks this node). See [cluster] in the node config.\n\nFlags:\n", args, stdout, stderr,
+		func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") })
+	if code >= 0 {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintln(stderr, "orbital nodes: takes no arguments")
+		return exitUsage
+	}
+	v, err := c.Nodes(context.Background())
+	if err != nil {
+		fmt.Fprintf(stderr, "orbital nodes: %v\n", err)
+		return codeFor(err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(v)
+		return exitOK
+	}
+	if v.Stats.Cluster == "" {
+		fmt.Fprintln(stdout, "this node is not in a cluster; see [cluster] in the node config (docs/CLUSTER.md)")
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "cluster %s, this node %s, NATS %s (connected: %v)\n", v.Stats.Cluster, v.Stats.Node, v.Stats.Server, v.Stats.Connected)
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tSTATE\tVERSION\tUPTIME\tSTATUS\tPROCESSES\tLIBRARIES\tEXPORTS")
+	for _, n := range v.Nodes {
+		name := n.Name
+		if n.Self {
+			name += "*"
+		}
+		var procs []string
+		for _, p := range n.Processes {
+			procs = append(procs, p.Name)
+		}
+		uptime := "-"
+		if n.State == api.NodeUp && !n.Started.IsZero() {
+			uptime = time.Since(n.Started).Round(time.Second).String()
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d: %s\t%s\t%s\n", name, n.State, n.Version, uptime, n.Health.Status,
+			len(procs), dash(strings.Join(procs, ",")), dash(strings.Join(n.Libraries, ",")), dash(strings.Join(n.Exports, ",")))
+	}
+	_ = w.Flush()
+	return exitOK
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

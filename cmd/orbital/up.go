@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/internal/admin"
+	"github.com/orbitalfoundation/orbital/internal/cluster"
 	"github.com/orbitalfoundation/orbital/internal/control"
 	"github.com/orbitalfoundation/orbital/internal/node"
 	"github.com/orbitalfoundation/orbital/internal/node/config"
@@ -32,6 +34,14 @@ bundled example system (modules from $ORBITAL_HOME/modules or ./build/wasm;
 build them with make examples). SIGINT or SIGTERM stops every process
 gracefully (a stop message, then a kill after the grace period).
 
+Cluster: many nodes are one system over NATS ([cluster] in the node config,
+or the flags below; docs/CLUSTER.md). --cluster NAME joins cluster NAME:
+with --cluster-url the node joins that NATS server; without one it runs an
+embedded NATS server (bin/orbital-server; the device build bin/orbital has
+none) that other nodes join at --cluster-listen, routed to the embedded
+servers of --routes. Only the bus subjects in [bus] export and the
+libraries in [cluster] libraries are shared: nothing by default.
+
 Flags:
 `
 
@@ -40,6 +50,12 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	home := fs.String("home", "", "data directory (default $ORBITAL_HOME or ~/.orbital)")
 	level := fs.String("log", "", "log level: debug, info, warn, error (default from the config: info)")
+	name := fs.String("name", "", "the node's name (default [node] name, else the host name)")
+	clusterName := fs.String("cluster", "", "join (or with an embedded server, form) the cluster of this name")
+	clusterURL := fs.String("cluster-url", "", "the NATS server(s) to join, nats://host:4222[,…] (implies --cluster orbital)")
+	clusterListen := fs.String("cluster-listen", "", "embedded NATS server: client address (default 127.0.0.1:4222)")
+	routeListen := fs.String("route-listen", "", "embedded NATS server: address other servers route to")
+	routes := fs.String("routes", "", "embedded NATS server: other servers to route to, nats://host:6222[,…]")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), upUsage); fs.PrintDefaults() }
 	if wantsHelp(args) {
 		fs.SetOutput(stdout)
@@ -60,6 +76,9 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		wd, _ := os.Getwd()
 		cfg, err = config.Parse(config.Demo, "built-in demo config", wd, *home)
+	}
+	if err == nil {
+		err = clusterFlags(cfg, *name, *clusterName, *clusterURL, *clusterListen, *routeListen, *routes)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital up: %v\n", err)
@@ -100,7 +119,14 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	admin.Serve(srv, n.Backends())
 	logger.Info("node up", "config", cfg.Source, "processes", len(cfg.Processes), "control", "http://"+srv.Addr(), "home", *home)
-	fmt.Fprintf(stdout, "orbital: node up with %d processes; control API on %s (try: orbital ps)\n", len(cfg.Processes), srv.Addr())
+	fmt.Fprintf(stdout, "orbital: node up with %d processes; control API on %s (try: orbital ps)\n", len(n.Runner().Processes()), srv.Addr())
+	if cl := n.Cluster(); cl != nil {
+		join := ""
+		if u := cl.ClientURL(); u != "" {
+			join = "; other nodes join with --cluster-url " + u
+		}
+		fmt.Fprintf(stdout, "orbital: node %s in cluster %s%s (try: orbital nodes)\n", cl.Name(), cfg.Cluster.Name, join)
+	}
 	if isTerminal(stdout) {
 		// Printed once, to the person at the terminal; never to the logs.
 		fmt.Fprintf(stdout, "orbital: admin panel: %s\n", admin.LoginURL(srv.Addr(), srv.Token()))
@@ -134,4 +160,47 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// clusterFlags applies up's cluster flags over the config's [cluster].
+func clusterFlags(cfg *config.Config, name, clusterName, url, listen, routeListen, routes string) error {
+	if name != "" {
+		if err := cluster.ValidNodeName(name); err != nil {
+			return fmt.Errorf("--name: %w", err)
+		}
+		cfg.Name = name
+		if cfg.Cluster != nil {
+			cfg.Cluster.Node = name
+		}
+	}
+	if clusterName == "" && url == "" && listen == "" && routeListen == "" && routes == "" {
+		return nil
+	}
+	cc := cfg.Cluster
+	if cc == nil {
+		cc = &cluster.Config{}
+	}
+	if clusterName != "" {
+		cc.Name = clusterName
+	}
+	if url != "" {
+		cc.URL, cc.Embedded = url, false
+	}
+	if listen != "" {
+		cc.Listen = listen
+	}
+	if routeListen != "" {
+		cc.RouteListen = routeListen
+	}
+	if routes != "" {
+		cc.Routes = strings.Split(routes, ",")
+	}
+	if cc.URL == "" {
+		cc.Embedded = true
+	}
+	cc.Node = ""
+	if name != "" {
+		cc.Node = name
+	}
+	return cfg.SetCluster(cc)
 }

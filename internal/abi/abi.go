@@ -21,18 +21,19 @@ const ModuleName = "orbital_v1"
 // Error codes: the negative results of the orbital_v1 functions. Results
 // >= 0 are success.
 const (
-	ErrDenied   = -1
-	ErrInvalid  = -2
-	ErrTooBig   = -3
-	ErrNotFound = -4
-	ErrTimeout  = -5
-	ErrLimit    = -6
-	ErrClosed   = -7
-	ErrBuffer   = -8
-	ErrCycle    = -9
-	ErrFailed   = -10
-	ErrCrashed  = -11
-	ErrVersion  = -12
+	ErrDenied      = -1
+	ErrInvalid     = -2
+	ErrTooBig      = -3
+	ErrNotFound    = -4
+	ErrTimeout     = -5
+	ErrLimit       = -6
+	ErrClosed      = -7
+	ErrBuffer      = -8
+	ErrCycle       = -9
+	ErrFailed      = -10
+	ErrCrashed     = -11
+	ErrVersion     = -12
+	ErrUnavailable = -13
 )
 
 // Envelope kinds: the kind field of an envelope written by recv.
@@ -133,6 +134,7 @@ func Constants() []Const {
 		{GroupError, "ERR_FAILED", ErrFailed, "call failed", "the called function returned an error; call_error has its message"},
 		{GroupError, "ERR_CRASHED", ErrCrashed, "callee crashed", "the callee trapped, ran out of memory or was killed while serving the call"},
 		{GroupError, "ERR_VERSION", ErrVersion, "no matching version", "no available version of the library satisfies the caller's range"},
+		{GroupError, "ERR_UNAVAILABLE", ErrUnavailable, "unavailable", "the library runs on other nodes and none could be reached within the deadline"},
 
 		{GroupKind, "KIND_PUBLISH", KindPublish, "publish", "published on a subject the process subscribes to"},
 		{GroupKind, "KIND_SEND", KindSend, "send", "sent directly to the process"},

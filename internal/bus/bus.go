@@ -39,6 +39,9 @@ type Message struct {
 	// Direct is set by the bus on messages delivered by Endpoint.Send
 	// rather than through a subscription.
 	Direct bool
+	// Deadline is when the requester of a request stops waiting (Unix
+	// nanoseconds), 0 if it has no deadline; set by the bus.
+	Deadline int64
 }
 
 // KernelName is the From of messages published with Bus.PublishSys.
@@ -135,7 +138,9 @@ type Bus struct {
 	nsubs int
 
 	gen     atomic.Uint64 // bumped on every subscription change
-	routes  sync.Map      // subject → *route
+	bridge  bridgePtr     // carries messages to other nodes, or nil
+	watch   atomic.Pointer[func()]
+	routes  sync.Map // subject → *route
 	nroutes atomic.Int64
 
 	// statsMu guards the subject table (not the counters in it).
@@ -259,8 +264,7 @@ func (b *Bus) Unregister(e *Endpoint) {
 
 	e.pendMu.Lock()
 	for _, c := range e.pending.takeAll() {
-		c.err = ErrClosed
-		c.ch <- Message{}
+		c.complete(Message{}, ErrClosed)
 	}
 	e.pendMu.Unlock()
 
@@ -272,6 +276,7 @@ func (b *Bus) Unregister(e *Endpoint) {
 		b.nsubs--
 	}
 	b.gen.Add(1)
+	b.subscriptionsChanged()
 	b.subMu.Unlock()
 }
 
@@ -330,6 +335,7 @@ func (b *Bus) lookup(subject string) (*route, error) {
 	r.collect(&b.root, subject)
 	b.subMu.RUnlock()
 	r.filter(subject)
+	b.addBridge(r, subject)
 	r.c = b.counters(subject)
 	if b.nroutes.Add(1) > maxCachedRoutes {
 		b.nroutes.Store(0)

@@ -127,6 +127,7 @@ func (s *Subscription) Unsubscribe() {
 	delete(s.ep.subs, s.id)
 	b.nsubs--
 	b.gen.Add(1)
+	b.subscriptionsChanged()
 }
 
 // Unsubscribe removes the endpoint's subscription with the given ID (for
@@ -209,6 +210,7 @@ func (e *Endpoint) SubscribeWith(pattern string, o SubOptions) (*Subscription, e
 	e.subs[s.id] = s
 	b.nsubs++
 	b.gen.Add(1)
+	b.subscriptionsChanged()
 	return s, nil
 }
 
@@ -361,6 +363,19 @@ func (e *Endpoint) Send(to string, msg Message) error {
 type call struct {
 	ch  chan Message
 	err error
+	// fn, when set, receives the answer instead of ch, on the goroutine
+	// that claimed the call (InjectRequestFunc); such calls are not pooled.
+	fn func(Message, error)
+}
+
+// complete hands the claimed call its answer.
+func (c *call) complete(m Message, err error) {
+	if c.fn != nil {
+		c.fn(m, err)
+		return
+	}
+	c.err = err
+	c.ch <- m // cap 1, and only the claimer of the call sends
 }
 
 var callPool = sync.Pool{New: func() any { return &call{ch: make(chan Message, 1)} }}
@@ -386,6 +401,14 @@ func (e *Endpoint) RequestMsg(ctx context.Context, subject string, msg Message) 
 	if err := e.checkMsg(&msg, "request", subject); err != nil {
 		return Message{}, err
 	}
+	msg.Subject, msg.From = subject, e.name
+	return e.request(ctx, r, msg, func(m *Message) (int, int) { return e.bus.deliver(r, m) })
+}
+
+// request registers a pending call, delivers msg (Subject set, checked)
+// with a fresh inbox as its reply subject and waits for the answer.
+func (e *Endpoint) request(ctx context.Context, r *route, msg Message, deliver func(*Message) (int, int)) (Message, error) {
+	subject := msg.Subject
 	c := callPool.Get().(*call)
 	e.pendMu.Lock()
 	if e.closed.Load() { // Unregister drains pending under pendMu after closing
@@ -398,11 +421,15 @@ func (e *Endpoint) RequestMsg(ctx context.Context, subject string, msg Message) 
 	e.pending.add(n, c)
 	e.pendMu.Unlock()
 
-	msg.Subject, msg.From, msg.Direct = subject, e.name, false
+	msg.Direct = false
+	if dl, ok := ctx.Deadline(); ok {
+		msg.Deadline = dl.UnixNano()
+	}
 	var buf [64]byte
 	msg.Reply = string(strconv.AppendUint(append(buf[:0], e.inbox...), n, 36))
 	e.out.Add(1)
-	targets, delivered := e.bus.deliver(r, &msg)
+	var err error
+	targets, delivered := deliver(&msg)
 	if delivered == 0 {
 		err = ErrNoResponders
 		if targets > 0 {
@@ -493,12 +520,16 @@ func (e *Endpoint) ReplyMsg(req Message, msg Message) error {
 		b.inbox.unrouted.Add(1)
 		return fmt.Errorf("%w: %q", ErrNoRequest, subj)
 	}
-	msg.Subject, msg.From, msg.Direct = subj, e.name, false
+	from := e.name
+	if e.perms.Relay && msg.From != "" {
+		from = msg.From // a relay (the cluster's bridge) answers for someone elsewhere
+	}
+	msg.Subject, msg.From, msg.Direct = subj, from, false
 	e.out.Add(1)
 	t.replies.Add(1)
 	b.inbox.published.Add(1)
 	b.inbox.delivered.Add(1)
-	c.ch <- msg // cap 1, and only the claimer of the call sends
+	c.complete(msg, nil)
 	return nil
 }
 

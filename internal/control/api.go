@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,6 +77,25 @@ func Query(m Queries, kind, arg string) (any, error) {
 	return nil, fmt.Errorf("query %q: %w: want exports, fires, triggers, dependents or may", kind, api.ErrInvalid)
 }
 
+// MissingNodesHeader names, on GET /api/v1/processes?all=1, the nodes of
+// the cluster that did not answer in time.
+const MissingNodesHeader = "Orbital-Missing-Nodes"
+
+// nodes is GET /api/v1/nodes: the cluster's view, or this node alone.
+func (a *API) nodes() api.ClusterView {
+	if a.b.Cluster != nil {
+		return a.b.Cluster.View()
+	}
+	self := api.NodeInfo{Self: true, State: api.NodeUp, Health: a.b.Node.Health(), LastSeen: time.Now()}
+	self.Name, _ = os.Hostname() // a node alone goes by its host's name
+	self.Version, self.Started = self.Health.Version, self.Health.Started
+	for _, p := range a.b.Processes.Processes() {
+		name, version, _ := strings.Cut(p.Module, "@")
+		self.Processes = append(self.Processes, api.NodeProcess{Name: p.Name, Module: name, Version: version, State: p.State})
+	}
+	return api.ClusterView{Nodes: []api.NodeInfo{self}}
+}
+
 // metricsSource reads the backends at each scrape.
 type metricsSource struct{ b Backends }
 
@@ -83,16 +104,52 @@ func (m metricsSource) BusStats() api.BusStats            { return m.b.Bus.BusSt
 func (m metricsSource) Libraries() []api.LibraryInfo      { return m.b.Libraries.Libraries() }
 func (m metricsSource) RegistryCounts() (int, int, error) { return m.b.Modules.Counts() }
 
-var _ metrics.Source = metricsSource{}
+func (m metricsSource) ClusterView() (api.ClusterView, bool) {
+	if m.b.Cluster == nil {
+		return api.ClusterView{}, false
+	}
+	return m.b.Cluster.View(), true
+}
+
+var (
+	_ metrics.Source        = metricsSource{}
+	_ metrics.ClusterSource = metricsSource{}
+)
 
 func (a *API) routes() {
 	mux := a.mux
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /api/v1/node", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, a.b.Node.Health()) })
-	mux.HandleFunc("GET /api/v1/processes", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, a.b.Processes.Processes()) })
+	mux.HandleFunc("GET /api/v1/processes", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("all") == "" || a.b.Cluster == nil {
+			writeJSON(w, a.b.Processes.Processes())
+			return
+		}
+		procs, missing := a.b.Cluster.Processes(r.Context())
+		if len(missing) > 0 {
+			w.Header().Set(MissingNodesHeader, strings.Join(missing, ","))
+		}
+		writeJSON(w, procs)
+	})
+	mux.HandleFunc("GET /api/v1/nodes", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, a.nodes()) })
 	mux.HandleFunc("POST /api/v1/processes/{name}/{op}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		var err error
+		if node := r.URL.Query().Get("node"); node != "" {
+			op := r.PathValue("op")
+			switch {
+			case a.b.Cluster == nil:
+				err = fmt.Errorf("%w: this node is not in a cluster (see [cluster] in the node config)", api.ErrInvalid)
+			case op == "start":
+				err = a.b.Cluster.Start(r.Context(), node, name)
+			case op == "stop":
+				err = a.b.Cluster.Stop(r.Context(), node, name)
+			default:
+				err = fmt.Errorf("%w: only start and stop reach another node", api.ErrInvalid)
+			}
+			reply(w, err, map[string]string{"ok": name, "node": node})
+			return
+		}
 		switch r.PathValue("op") {
 		case "start":
 			err = a.b.Processes.Start(name)

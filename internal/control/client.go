@@ -81,7 +81,7 @@ func respError(method, path string, resp *http.Response) error {
 	_ = json.NewDecoder(resp.Body).Decode(&e)
 	class := classNamed(e.Class)
 	if class == nil {
-		class = map[int]error{404: api.ErrNotFound, 403: api.ErrPermissionDenied, 400: api.ErrInvalid, 504: api.ErrTimeout}[resp.StatusCode]
+		class = map[int]error{404: api.ErrNotFound, 403: api.ErrPermissionDenied, 400: api.ErrInvalid, 504: api.ErrTimeout, 503: api.ErrUnavailable}[resp.StatusCode]
 	}
 	if class == nil {
 		return fmt.Errorf("%s %s: %s", method, path, e.Error)
@@ -125,6 +125,35 @@ func (c *Client) Processes(ctx context.Context) ([]api.ProcessInfo, error) {
 // Op runs stop, restart or kill on a process.
 func (c *Client) Op(ctx context.Context, name, op string) error {
 	return c.do(ctx, "POST", "/api/v1/processes/"+name+"/"+op, nil, nil)
+}
+
+// OpOn runs start or stop on a process of another node of the cluster.
+func (c *Client) OpOn(ctx context.Context, node, name, op string) error {
+	return c.do(ctx, "POST", "/api/v1/processes/"+url.PathEscape(name)+"/"+op+"?node="+url.QueryEscape(node), nil, nil)
+}
+
+// Nodes returns the cluster's nodes as this node knows them (this node
+// alone, with Stats.Cluster "", when it is in no cluster).
+func (c *Client) Nodes(ctx context.Context) (api.ClusterView, error) {
+	var v api.ClusterView
+	return v, c.do(ctx, "GET", "/api/v1/nodes", nil, &v)
+}
+
+// ProcessesAll returns every node's processes (Node set) and the nodes
+// that did not answer.
+func (c *Client) ProcessesAll(ctx context.Context) (procs []api.ProcessInfo, missing []string, err error) {
+	resp, err := c.send(ctx, "GET", "/api/v1/processes?all=1", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if h := resp.Header.Get(MissingNodesHeader); h != "" {
+		missing = strings.Split(h, ",")
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&procs); err != nil {
+		return nil, nil, fmt.Errorf("control: processes: %w", err)
+	}
+	return procs, missing, nil
 }
 
 // Publish publishes data on subject.

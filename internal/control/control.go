@@ -109,6 +109,20 @@ type Backends struct {
 	Bus       Bus
 	Libraries Libraries
 	Modules   Modules
+	// Cluster is the node's cluster membership; nil for a node alone.
+	Cluster Cluster
+}
+
+// Cluster is the node's view of the cluster it is part of.
+type Cluster interface {
+	// View is this node's cluster counters and every node it knows.
+	View() api.ClusterView
+	// Processes lists the processes of every up node, each with its Node
+	// set, and names the nodes that did not answer in time.
+	Processes(ctx context.Context) (procs []api.ProcessInfo, missing []string)
+	// Start and Stop start or stop a process on node (which must allow it).
+	Start(ctx context.Context, node, name string) error
+	Stop(ctx context.Context, node, name string) error
 }
 
 // InfoPath is where the node records its control address under home.
@@ -281,7 +295,7 @@ func reply(w http.ResponseWriter, err error, v any) {
 	case errors.Is(err, api.ErrInvalid), errors.Is(err, api.ErrTooLarge),
 		errors.Is(err, api.ErrBadModule), errors.Is(err, api.ErrBadManifest):
 		code = http.StatusBadRequest
-	case errors.Is(err, api.ErrClosed):
+	case errors.Is(err, api.ErrClosed), errors.Is(err, api.ErrUnavailable):
 		code = http.StatusServiceUnavailable
 	case errors.Is(err, api.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
@@ -300,6 +314,7 @@ var classes = []struct {
 	{"permission_denied", api.ErrPermissionDenied}, {"not_found", api.ErrNotFound}, {"timeout", api.ErrTimeout},
 	{"too_large", api.ErrTooLarge}, {"invalid", api.ErrInvalid}, {"limit", api.ErrLimit}, {"closed", api.ErrClosed},
 	{"exists", api.ErrExists}, {"bad_module", api.ErrBadModule}, {"bad_manifest", api.ErrBadManifest},
+	{"unavailable", api.ErrUnavailable},
 }
 
 // ClassOf names the api error class err wraps ("" if none).

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	ociregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/admin"
@@ -54,8 +55,9 @@ type rig struct {
 }
 
 type rigOptions struct {
-	fetch fetch.Options
-	home  string // default a fresh temporary directory
+	fetch   fetch.Options
+	home    string // default a fresh temporary directory
+	cluster string // extra node config: a [cluster] table
 }
 
 // greeterHex is testdata/greeter.wat assembled by wat2wasm (the repository
@@ -126,7 +128,7 @@ func startNode(t *testing.T, o rigOptions) (*node.Node, string) {
 		home = t.TempDir()
 	}
 	mod := greeterPath(t)
-	toml := fmt.Sprintf("[node]\ngrace = %q\n[[process]]\nname = \"greeter\"\nmodule = %q\n[[process]]\nname = \"quiet\"\nmodule = %q\n", nodeGrace, mod, mod)
+	toml := fmt.Sprintf("[node]\nname = \"n1\"\ngrace = %q\n[[process]]\nname = \"greeter\"\nmodule = %q\n[[process]]\nname = \"quiet\"\nmodule = %q\n", nodeGrace, mod, mod) + o.cluster
 	cfg, err := config.Parse([]byte(toml), "test.toml", t.TempDir(), home)
 	if err != nil {
 		t.Fatal(err)
@@ -1341,4 +1343,70 @@ func serve(o control.Options, n *node.Node) (*control.Server, error) {
 	}
 	admin.Serve(srv, n.Backends())
 	return srv, nil
+}
+
+// TestClusterRoutes: a node in a (one-node) cluster on a real nats-server:
+// GET /api/v1/nodes lists it, ps?all=1 names the node of every process,
+// operations on another node are refused clearly, and /metrics has the
+// cluster's counters; a node alone answers /api/v1/nodes with itself.
+func TestClusterRoutes(t *testing.T) {
+	alone := startRig(t, rigOptions{})
+	var v api.ClusterView
+	alone.wantAPI(t, "GET", "/api/v1/nodes", nil, &v, http.StatusOK, "")
+	if v.Stats.Cluster != "" || len(v.Nodes) != 1 || !v.Nodes[0].Self || v.Nodes[0].State != api.NodeUp || len(v.Nodes[0].Processes) != 2 {
+		t.Fatalf("a node alone: %+v", v)
+	}
+	alone.wantAPI(t, "POST", "/api/v1/processes/greeter/stop?node=n2", nil, nil, http.StatusBadRequest, "invalid")
+
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	defer srv.Shutdown()
+	r := startRig(t, rigOptions{cluster: fmt.Sprintf("[cluster]\nname = \"t\"\nurl = %q\n", srv.ClientURL())})
+	r.wantAPI(t, "GET", "/api/v1/nodes", nil, &v, http.StatusOK, "")
+	if v.Stats.Cluster != "t" || v.Stats.Node != "n1" || !v.Stats.Connected || len(v.Nodes) != 1 || v.Nodes[0].Name != "n1" {
+		t.Fatalf("a node in a cluster: %+v", v)
+	}
+	var ps []api.ProcessInfo
+	r.wantAPI(t, "GET", "/api/v1/processes?all=1", nil, &ps, http.StatusOK, "")
+	if len(ps) != 2 || ps[0].Node != "n1" || ps[1].Node != "n1" {
+		t.Fatalf("ps --all: %+v", ps)
+	}
+	r.wantAPI(t, "POST", "/api/v1/processes/greeter/stop?node=n2", nil, nil, http.StatusNotFound, "not_found")
+	r.wantAPI(t, "POST", "/api/v1/processes/greeter/kill?node=n1", nil, nil, http.StatusBadRequest, "invalid")
+	r.wantAPI(t, "POST", "/api/v1/processes/greeter/stop?node=n1", nil, nil, http.StatusOK, "")
+	r.waitState(t, "greeter", api.StateStopped)
+	c, err := control.Dial(r.home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.OpOn(ctx, "n1", "greeter", "start"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitState(t, "greeter", api.StateRunning)
+	if v, err := c.Nodes(ctx); err != nil || v.Stats.Cluster != "t" {
+		t.Fatalf("client Nodes: %+v %v", v, err)
+	}
+	if ps, missing, err := c.ProcessesAll(ctx); err != nil || len(ps) != 2 || len(missing) != 0 {
+		t.Fatalf("client ProcessesAll: %+v %v %v", ps, missing, err)
+	}
+	req, _ := http.NewRequest("GET", r.base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"orbital_cluster_nodes_up 1", "orbital_cluster_connected 1", "orbital_cluster_calls_total 0"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }

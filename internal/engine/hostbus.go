@@ -99,18 +99,19 @@ func DecodeEnvelope(b []byte) (Envelope, error) {
 // ABI error codes returned to guests (docs/ABI.md), as internal/abi
 // defines them.
 const (
-	ErrCodeDenied   = abi.ErrDenied
-	ErrCodeInvalid  = abi.ErrInvalid
-	ErrCodeTooBig   = abi.ErrTooBig
-	ErrCodeNotFound = abi.ErrNotFound
-	ErrCodeTimeout  = abi.ErrTimeout
-	ErrCodeLimit    = abi.ErrLimit
-	ErrCodeClosed   = abi.ErrClosed
-	ErrCodeBuffer   = abi.ErrBuffer
-	ErrCodeCycle    = abi.ErrCycle
-	ErrCodeFailed   = abi.ErrFailed
-	ErrCodeCrashed  = abi.ErrCrashed
-	ErrCodeVersion  = abi.ErrVersion
+	ErrCodeDenied      = abi.ErrDenied
+	ErrCodeInvalid     = abi.ErrInvalid
+	ErrCodeTooBig      = abi.ErrTooBig
+	ErrCodeNotFound    = abi.ErrNotFound
+	ErrCodeTimeout     = abi.ErrTimeout
+	ErrCodeLimit       = abi.ErrLimit
+	ErrCodeClosed      = abi.ErrClosed
+	ErrCodeBuffer      = abi.ErrBuffer
+	ErrCodeCycle       = abi.ErrCycle
+	ErrCodeFailed      = abi.ErrFailed
+	ErrCodeCrashed     = abi.ErrCrashed
+	ErrCodeVersion     = abi.ErrVersion
+	ErrCodeUnavailable = abi.ErrUnavailable
 )
 
 // errCode maps an error class to its ABI code.
@@ -128,6 +129,8 @@ func errCode(err error) int32 {
 		return ErrCodeCrashed
 	case errors.Is(err, api.ErrVersion):
 		return ErrCodeVersion
+	case errors.Is(err, api.ErrUnavailable):
+		return ErrCodeUnavailable
 	case errors.Is(err, api.ErrTooLarge):
 		return ErrCodeTooBig
 	case errors.Is(err, api.ErrNotFound):

@@ -47,7 +47,7 @@ func NewNative(name, version string, exports []NativeExport) (*Library, error) {
 
 var apiClasses = []error{api.ErrBadModule, api.ErrBadManifest, api.ErrPermissionDenied, api.ErrLimit,
 	api.ErrNotFound, api.ErrClosed, api.ErrInvalid, api.ErrTooLarge, api.ErrTimeout, api.ErrExists,
-	api.ErrCycle, api.ErrVersion, api.ErrCrashed, api.ErrFailed}
+	api.ErrCycle, api.ErrVersion, api.ErrCrashed, api.ErrFailed, api.ErrUnavailable}
 
 func (n *native) invoke(lib *Library, c *engine.Call) (err error) {
 	fn := n.fns[c.Function]

@@ -40,8 +40,19 @@ type Registry struct {
 	maxCall int
 
 	mu   sync.RWMutex
-	libs map[string][]*Library // by name, highest version first
+	libs map[string][]*Library // by name, highest version first, local before remote
 	gen  atomic.Uint64         // bumped on every change; Bindings re-resolve
+
+	preferAny atomic.Bool // the highest version wherever it runs, not local first
+}
+
+// SetPreferAny sets where calls go when a library runs both here and
+// elsewhere: false (the default, "local") binds a local version in range
+// if there is one, a remote one otherwise; true ("any") binds the highest
+// version in range wherever it runs (local on a tie).
+func (r *Registry) SetPreferAny(any bool) {
+	r.preferAny.Store(any)
+	r.gen.Add(1)
 }
 
 // NewRegistry returns an empty registry. maxCall caps the arguments and
@@ -62,12 +73,17 @@ func (r *Registry) Add(lib *Library) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, l := range r.libs[lib.name] {
-		if l.version.Equal(lib.version) {
+		if l.version.Equal(lib.version) && l.remote == lib.remote {
 			return fmt.Errorf("library %s@%s: %w", lib.name, lib.version, api.ErrExists)
 		}
 	}
 	list := append(r.libs[lib.name], lib)
-	sort.Slice(list, func(a, b int) bool { return list[a].version.GreaterThan(list[b].version) })
+	sort.SliceStable(list, func(a, b int) bool {
+		if !list[a].version.Equal(list[b].version) {
+			return list[a].version.GreaterThan(list[b].version)
+		}
+		return !list[a].remote && list[b].remote
+	})
 	r.libs[lib.name] = list
 	r.gen.Add(1)
 	return nil
@@ -106,15 +122,40 @@ func (r *Registry) Libraries() []*Library {
 // Errors wrap api.ErrNotFound (no such library) or api.ErrVersion (no
 // version in range), naming what is available.
 func (r *Registry) Resolve(name string, c *semver.Constraints) (*Library, error) {
+	return r.resolve(name, c, !r.preferAny.Load(), false)
+}
+
+// ResolveLocal is Resolve among the libraries that run here only (a call
+// that came from another node is never sent on).
+func (r *Registry) ResolveLocal(name string, c *semver.Constraints) (*Library, error) {
+	return r.resolve(name, c, true, true)
+}
+
+func (r *Registry) resolve(name string, c *semver.Constraints, localFirst, localOnly bool) (*Library, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	list := r.libs[name]
 	if len(list) == 0 {
 		return nil, fmt.Errorf("library %s: %w", name, api.ErrNotFound)
 	}
-	for _, l := range list {
-		if c == nil || c.Check(l.version) {
-			return l, nil
+	if localFirst {
+		for _, l := range list {
+			if !l.remote && (c == nil || c.Check(l.version)) {
+				return l, nil
+			}
+		}
+	}
+	if !localOnly {
+		for _, l := range list {
+			if c == nil || c.Check(l.version) {
+				return l, nil
+			}
+		}
+	}
+	if localOnly {
+		list = slices.DeleteFunc(slices.Clone(list), func(l *Library) bool { return l.remote })
+		if len(list) == 0 {
+			return nil, fmt.Errorf("library %s: %w here", name, api.ErrNotFound)
 		}
 	}
 	have := make([]string, len(list))
@@ -130,6 +171,7 @@ type Binding struct {
 	reg        *Registry
 	name, fn   string
 	constraint *semver.Constraints
+	local      bool // resolve among local libraries only
 	gen        uint64
 	lib        *Library
 	exp        *export
@@ -147,7 +189,11 @@ func (r *Registry) Bind(name, fn string, c *semver.Constraints) (*Binding, error
 
 func (b *Binding) resolve() error {
 	gen := b.reg.gen.Load()
-	lib, err := b.reg.Resolve(b.name, b.constraint)
+	resolve := b.reg.Resolve
+	if b.local {
+		resolve = b.reg.ResolveLocal
+	}
+	lib, err := resolve(b.name, b.constraint)
 	if err != nil {
 		return err
 	}
@@ -196,6 +242,7 @@ type Library struct {
 	version *semver.Version
 	exports map[string]*export
 	impl    impl
+	remote  bool
 
 	calls, failures atomic.Uint64
 }
@@ -285,6 +332,20 @@ func (r *Registry) Call(ctx context.Context, name, fn string, args []byte) ([]by
 	if err != nil {
 		return nil, err
 	}
+	return r.call(ctx, b, name, fn, args)
+}
+
+// CallLocal is Call for a call that came from another node: only a
+// library running here, in the version range c (nil: any), serves it.
+func (r *Registry) CallLocal(ctx context.Context, name string, c *semver.Constraints, fn string, args []byte) ([]byte, error) {
+	b := &Binding{reg: r, name: name, fn: fn, constraint: c, local: true}
+	if err := b.resolve(); err != nil {
+		return nil, err
+	}
+	return r.call(ctx, b, name, fn, args)
+}
+
+func (r *Registry) call(ctx context.Context, b *Binding, name, fn string, args []byte) ([]byte, error) {
 	c := engine.NewCall(ctx, args)
 	if dl, ok := ctx.Deadline(); ok {
 		c.Due = engine.Now() + int64(time.Until(dl))

@@ -197,6 +197,47 @@ var libMetrics = []libMetric{
 		prometheus.CounterValue, func(l api.LibraryInfo) float64 { return float64(l.Restarts) }},
 }
 
+// ClusterSource is a Source of a node in a cluster: View reports false for
+// a node alone (then no orbital_cluster_* metric is exported).
+type ClusterSource interface {
+	ClusterView() (api.ClusterView, bool)
+}
+
+// clusterMetrics are a clustered node's counters (api.ClusterStats).
+var clusterMetrics = []struct {
+	desc *prometheus.Desc
+	typ  prometheus.ValueType
+	val  func(api.ClusterStats) float64
+}{
+	{prometheus.NewDesc("orbital_cluster_forwarded_total", "Bus messages carried to other nodes.", nil, nil),
+		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Forwarded) }},
+	{prometheus.NewDesc("orbital_cluster_received_total", "Bus messages from other nodes delivered here.", nil, nil),
+		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Received) }},
+	{prometheus.NewDesc("orbital_cluster_refused_total", "Messages from other nodes on subjects this node does not export.", nil, nil),
+		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Refused) }},
+	{prometheus.NewDesc("orbital_cluster_dropped_total", "Cluster messages lost: no room, a held payload gone or unfetchable.", nil, nil),
+		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Dropped) }},
+	{prometheus.NewDesc("orbital_cluster_calls_total", "Library calls sent to other nodes.", nil, nil),
+		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Calls) }},
+	{prometheus.NewDesc("orbital_cluster_calls_served_total", "Library calls served for other nodes.", nil, nil),
+		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.CallsServed) }},
+	{prometheus.NewDesc("orbital_cluster_calls_refused_total", "Calls from other nodes for libraries not exported to the cluster.", nil, nil),
+		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.CallsRefused) }},
+	{prometheus.NewDesc("orbital_cluster_failovers_total", "Calls retried on another provider.", nil, nil),
+		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Failovers) }},
+	{prometheus.NewDesc("orbital_cluster_reconnects_total", "Times the connection to NATS came back.", nil, nil),
+		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Reconnects) }},
+	{prometheus.NewDesc("orbital_cluster_connected", "1 while connected to NATS.", nil, nil),
+		prometheus.GaugeValue, func(s api.ClusterStats) float64 {
+			if s.Connected {
+				return 1
+			}
+			return 0
+		}},
+}
+
+var clusterNodesUp = prometheus.NewDesc("orbital_cluster_nodes_up", "Nodes of the cluster up, this one included.", nil, nil)
+
 var (
 	registryModules  = prometheus.NewDesc("orbital_registry_modules", "Module names installed in the device's registry.", nil, nil)
 	registryVersions = prometheus.NewDesc("orbital_registry_versions", "Module versions installed in the device's registry.", nil, nil)
@@ -223,6 +264,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	ch <- registryModules
 	ch <- registryVersions
+	for _, m := range clusterMetrics {
+		ch <- m.desc
+	}
+	ch <- clusterNodesUp
 }
 
 // Collect reads the Source once and sends the metrics.
@@ -252,6 +297,21 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range c.src.Libraries() {
 		for _, m := range libMetrics {
 			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(l), l.Name, l.Version)
+		}
+	}
+
+	if cs, ok := c.src.(ClusterSource); ok {
+		if v, ok := cs.ClusterView(); ok {
+			for _, m := range clusterMetrics {
+				ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(v.Stats))
+			}
+			up := 0
+			for _, n := range v.Nodes {
+				if n.State == api.NodeUp {
+					up++
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(clusterNodesUp, prometheus.GaugeValue, float64(up))
 		}
 	}
 

@@ -8,6 +8,7 @@
 //	node/trigger      subject relays, HTTP routes, schedules, first calls
 //	node/modules      the installed modules: install, upgrade, remove, previews
 //	node/health       the node's health and its $sys events
+//	cluster           the node in a cluster of nodes over NATS
 //	install           the trust gate every package passes
 //	registry          the device's installed modules on disk
 //
@@ -28,6 +29,7 @@ import (
 
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
+	"github.com/orbitalfoundation/orbital/internal/cluster"
 	"github.com/orbitalfoundation/orbital/internal/control"
 	"github.com/orbitalfoundation/orbital/internal/fetch"
 	"github.com/orbitalfoundation/orbital/internal/install"
@@ -49,6 +51,7 @@ type Node struct {
 	trig    *trigger.Triggers
 	mods    *modules.Modules
 	bus     *Bus
+	cl      *cluster.Cluster // nil for a node alone
 	started time.Time
 }
 
@@ -104,10 +107,23 @@ func Start(ctx context.Context, cfg *config.Config, home string, log *slog.Logge
 	n.trig = trigger.New(k, ctl, n.run, opts.Clock, cfg.HTTP, log)
 	closers = append(closers, func() { n.trig.Close(context.Background()) })
 
+	// Join the cluster before anything runs, so that the bridge sees every
+	// subscription from the first.
+	if cfg.Cluster != nil {
+		n.cl, err = cluster.Start(ctx, k, clusterHost{n}, *cfg.Cluster, log, cluster.Options{Version: orbital.Version})
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, func() { _ = n.cl.Close(context.Background()) })
+	}
+
 	// Load (compile) every configured module first: a missing or broken
 	// one stops the node before anything runs.
 	var configured []*table.Record
 	for _, pc := range cfg.Processes {
+		if !cfg.Here(pc) {
+			continue // placed on another node
+		}
 		rec, err := n.loadConfigured(ctx, cfg, gate, pc)
 		if err != nil {
 			return fail(err)
@@ -188,6 +204,9 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	n.trig.Close(ctx)
 	err := n.run.Close(ctx)
+	if n.cl != nil {
+		err = errors.Join(err, n.cl.Close(ctx))
+	}
 	n.bus.ctl.Close()
 	return errors.Join(err, n.mods.Close(), n.k.Close(ctx))
 }
@@ -219,8 +238,23 @@ func (n *Node) Health() api.NodeHealth {
 
 // Backends are the node's parts as the control API steers them.
 func (n *Node) Backends() control.Backends {
-	return control.Backends{Node: n, Processes: n.run, Bus: n.bus, Libraries: n.k, Modules: n.mods}
+	b := control.Backends{Node: n, Processes: n.run, Bus: n.bus, Libraries: n.k, Modules: n.mods}
+	if n.cl != nil {
+		b.Cluster = n.cl
+	}
+	return b
 }
+
+// Cluster is the node's cluster membership, nil for a node alone.
+func (n *Node) Cluster() *cluster.Cluster { return n.cl }
+
+// clusterHost is the node as its cluster part sees it.
+type clusterHost struct{ n *Node }
+
+func (h clusterHost) Health() api.NodeHealth       { return h.n.Health() }
+func (h clusterHost) Processes() []api.ProcessInfo { return h.n.run.Processes() }
+func (h clusterHost) Start(name string) error      { return h.n.run.Start(name) }
+func (h clusterHost) Stop(name string) error       { return h.n.run.Stop(name) }
 
 var (
 	_ control.Node      = (*Node)(nil)

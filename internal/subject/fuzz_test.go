@@ -43,6 +43,13 @@ func FuzzMatch(f *testing.F) {
 			if c := Covers(pattern, subject); c != m {
 				t.Fatalf("Covers(%q, %q) = %v but Match = %v", pattern, subject, c, m)
 			}
+			// A pattern overlaps a literal exactly when it matches it.
+			if o := Overlap(pattern, subject); o != m {
+				t.Fatalf("Overlap(%q, %q) = %v but Match = %v", pattern, subject, o, m)
+			}
+		}
+		if perr == nil && ValidPattern(subject) == nil && Overlap(pattern, subject) != Overlap(subject, pattern) {
+			t.Fatalf("Overlap(%q, %q) is not symmetric", pattern, subject)
 		}
 	})
 }

@@ -180,6 +180,29 @@ func Covers(p, q string) bool {
 	}
 }
 
+// Overlap reports whether some subject is matched by both patterns p and
+// q (both valid): whether a subscription on q can receive anything a
+// filter p lets through.
+func Overlap(p, q string) bool {
+	for {
+		pt, prest, pmore := Cut(p)
+		qt, qrest, qmore := Cut(q)
+		if pt == "" || qt == "" {
+			return false
+		}
+		if (pt == ">" && !pmore) || (qt == ">" && !qmore) {
+			return true
+		}
+		if pt != "*" && qt != "*" && pt != qt {
+			return false
+		}
+		if !pmore || !qmore {
+			return pmore == qmore
+		}
+		p, q = prest, qrest
+	}
+}
+
 // System reports whether s is a system subject or pattern: its first
 // token starts with '$' ("$sys.proc.exited").
 func System(s string) bool { return s != "" && s[0] == '$' }

@@ -322,3 +322,32 @@ func BenchmarkValid(b *testing.B) {
 		_ = Valid("app.camera.frames.hd.left")
 	}
 }
+
+func TestOverlap(t *testing.T) {
+	for _, c := range []struct {
+		p, q string
+		want bool
+	}{
+		{"a.b", "a.b", true},
+		{"a.b", "a.c", false},
+		{"a.*", "a.b", true},
+		{"a.>", "a.b.c", true},
+		{"a.>", "a", false},
+		{">", "x", true},
+		{"a.*.c", "a.b.>", true},
+		{"a.*.c", "a.b.d", false},
+		{"a.b", "a.b.c", false},
+		{"*.b", "a.*", true},
+		{"sensors.>", "demo.>", false},
+		{"*", "a.b", false},
+		{"*.>", "a", false},
+		{"*.>", "a.b", true},
+	} {
+		if got := Overlap(c.p, c.q); got != c.want {
+			t.Errorf("Overlap(%q, %q) = %v, want %v", c.p, c.q, got, c.want)
+		}
+		if got := Overlap(c.q, c.p); got != c.want {
+			t.Errorf("Overlap(%q, %q) = %v, want %v", c.q, c.p, got, c.want)
+		}
+	}
+}

@@ -67,6 +67,7 @@ extern "C" {
 #define ORB_ERR_FAILED   (-10) /* the called function returned an error: orb_call_error has its message */
 #define ORB_ERR_CRASHED  (-11) /* the callee trapped, ran out of memory or was killed serving the call */
 #define ORB_ERR_VERSION  (-12) /* no available version of the library satisfies the caller's range */
+#define ORB_ERR_UNAVAILABLE (-13) /* the library runs on other nodes and none could be reached in time */
 
 /* Log levels. */
 #define ORB_DEBUG 0
@@ -498,6 +499,7 @@ static inline const char *orb_strerror(int32_t code) {
     case ORB_ERR_FAILED: return "call failed";
     case ORB_ERR_CRASHED: return "callee crashed";
     case ORB_ERR_VERSION: return "no matching version";
+    case ORB_ERR_UNAVAILABLE: return "unavailable";
     }
     return code >= 0 ? "ok" : "unknown error";
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/capability"
+	"github.com/orbitalfoundation/orbital/internal/cluster"
 	"github.com/orbitalfoundation/orbital/internal/manifest"
 	"github.com/orbitalfoundation/orbital/internal/supervisor"
 )
@@ -49,7 +50,16 @@ type Config struct {
 	MaxRestarts int
 	Within      time.Duration
 
+	// Name is the node's name (in a cluster: unique there); default the
+	// host name.
+	Name string
+	// Cluster is the node's [cluster], nil for a node alone. Its Export
+	// comes from [bus] export.
+	Cluster *cluster.Config
+
 	Processes []Process
+
+	pendingExport []string // [bus] export until a cluster is set
 }
 
 // Process is one [[process]] of the node configuration.
@@ -64,6 +74,9 @@ type Process struct {
 	// ConfigJSON is Config encoded as a JSON object (keys sorted), at most
 	// MaxConfigJSON bytes; nil when Config is.
 	ConfigJSON []byte
+	// Node places the process on the node of that name ("" runs it
+	// wherever the config is used). A cluster's nodes can share one config.
+	Node string
 }
 
 // MaxConfigJSON bounds a process's module configuration, encoded as JSON.
@@ -80,7 +93,30 @@ type rawConfig struct {
 		LogLevel    string   `toml:"log_level"`
 		ModulePath  []string `toml:"module_path"`
 		MaxRunning  int      `toml:"max_running"`
+		Name        string   `toml:"name"`
 	} `toml:"node"`
+	Cluster *struct {
+		Name        string   `toml:"name"`
+		URL         string   `toml:"url"`
+		Embedded    *bool    `toml:"embedded"`
+		Listen      string   `toml:"listen"`
+		RouteListen string   `toml:"route_listen"`
+		Routes      []string `toml:"routes"`
+		TokenFile   string   `toml:"token_file"`
+		Creds       string   `toml:"creds"`
+		NKeySeed    string   `toml:"nkey_seed"`
+		TLSCert     string   `toml:"tls_cert"`
+		TLSKey      string   `toml:"tls_key"`
+		TLSCA       string   `toml:"tls_ca"`
+		Prefix      string   `toml:"prefix"`
+		Libraries   []string `toml:"libraries"`
+		Prefer      string   `toml:"prefer"`
+		Control     bool     `toml:"control"`
+		Heartbeat   string   `toml:"heartbeat"`
+	} `toml:"cluster"`
+	Bus struct {
+		Export []string `toml:"export"`
+	} `toml:"bus"`
 	Supervisor struct {
 		Strategy    string `toml:"strategy"`
 		MaxRestarts *int   `toml:"max_restarts"`
@@ -101,6 +137,7 @@ type rawConfig struct {
 		Calls     []string          `toml:"calls"`
 		Net       []string          `toml:"net"`
 		Config    any               `toml:"config"`
+		Node      string            `toml:"node"`
 	} `toml:"process"`
 }
 
@@ -177,6 +214,42 @@ func Parse(data []byte, source, dir, home string) (*Config, error) {
 	}
 	for _, p := range n.ModulePath {
 		c.ModulePath = append(c.ModulePath, abs(dir, expandHome(p, home)))
+	}
+	if n.Name != "" {
+		if err := cluster.ValidNodeName(n.Name); err != nil {
+			return nil, bad("node.name", "%v", err)
+		}
+		c.Name = n.Name
+	}
+	if rc := raw.Cluster; rc != nil {
+		cc := &cluster.Config{Node: c.Name, Name: rc.Name, URL: rc.URL, Listen: rc.Listen, RouteListen: rc.RouteListen,
+			Routes: rc.Routes, Prefix: rc.Prefix, Libraries: rc.Libraries, Prefer: rc.Prefer, Control: rc.Control,
+			Export: raw.Bus.Export}
+		if rc.Embedded != nil {
+			cc.Embedded = *rc.Embedded
+			if !cc.Embedded && cc.URL == "" {
+				return nil, bad("cluster.embedded", "false needs a url to join")
+			}
+		}
+		for _, f := range []struct {
+			in  string
+			out *string
+		}{{rc.TokenFile, &cc.TokenFile}, {rc.Creds, &cc.Creds},
+			{rc.NKeySeed, &cc.NKeySeed}, {rc.TLSCert, &cc.TLSCert}, {rc.TLSKey, &cc.TLSKey}, {rc.TLSCA, &cc.TLSCA}} {
+			if f.in != "" {
+				*f.out = abs(dir, expandHome(f.in, home))
+			}
+		}
+		if rc.Heartbeat != "" {
+			if cc.Heartbeat, err = time.ParseDuration(rc.Heartbeat); err != nil {
+				return nil, bad("cluster.heartbeat", "%q is not a duration", rc.Heartbeat)
+			}
+		}
+		if err := c.SetCluster(cc); err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+	} else if len(raw.Bus.Export) > 0 {
+		c.pendingExport = raw.Bus.Export
 	}
 	s := raw.Supervisor
 	switch s.Strategy {
@@ -272,9 +345,54 @@ func Parse(data []byte, source, dir, home string) (*Config, error) {
 			return nil, bad(key+".config"+cerr.key, "%s", cerr.msg)
 		}
 		pc.Config, pc.ConfigJSON = cfg, cfgJSON
+		if p.Node != "" {
+			if err := cluster.ValidNodeName(p.Node); err != nil {
+				return nil, bad(key+".node", "%v", err)
+			}
+			pc.Node = p.Node
+		}
 		c.Processes = append(c.Processes, pc)
 	}
 	return c, nil
+}
+
+// SetCluster makes the node part of cluster cc (its Node defaults to the
+// config's Name, its Export to [bus] export) after checking it. An
+// address off loopback needs a token or TLS: nothing is open by default.
+func (c *Config) SetCluster(cc *cluster.Config) error {
+	if cc.Node == "" {
+		cc.Node = c.Name
+	}
+	if cc.Export == nil {
+		cc.Export = c.pendingExport
+	}
+	if err := cc.Check(); err != nil {
+		return err
+	}
+	if cc.Embedded && cc.TokenFile == "" && cc.TLSCert == "" {
+		for _, a := range []string{cc.Listen, cc.RouteListen} {
+			if a != "" && !loopback(a) {
+				return fmt.Errorf("cluster: %w: %q is off loopback: set token_file or tls_cert/tls_key so that only your nodes join", api.ErrInvalid, a)
+			}
+		}
+	}
+	c.Name, c.Cluster = cc.Node, cc
+	return nil
+}
+
+// Here reports whether process p runs on this node (placement).
+func (c *Config) Here(p Process) bool { return p.Node == "" || p.Node == c.NodeName() }
+
+// NodeName is the node's name: [node] name, else the cluster's, else the
+// host's.
+func (c *Config) NodeName() string {
+	switch {
+	case c.Name != "":
+		return c.Name
+	case c.Cluster != nil:
+		return c.Cluster.Node
+	}
+	return cluster.DefaultNodeName()
 }
 
 // configError is a problem in a process's config table; key is the path

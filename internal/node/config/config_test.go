@@ -117,6 +117,16 @@ func TestParseConfigErrors(t *testing.T) {
 		{"config nan", "[[process]]\nname = \"a\"\nmodule = \"x\"\nconfig = { x = nan }\n", `process[0].config.x: invalid: must be a finite number (JSON has no nan or inf)`},
 		{"config inf", "[[process]]\nname = \"a\"\nmodule = \"x\"\nconfig = { x = -inf }\n", `process[0].config.x: invalid: must be a finite number`},
 		{"config too large", "[[process]]\nname = \"a\"\nmodule = \"x\"\nconfig = { a = \"" + strings.Repeat("x", 64<<10) + "\" }\n", `process[0].config: invalid: too large (65544 bytes as JSON, at most 64KiB)`},
+		{"bad node name", "[node]\nname = \"a b\"\n", "node.name"},
+		{"bad placement", "[[process]]\nname = \"a\"\nmodule = \"x\"\nnode = \"a.b\"\n", "process[0].node"},
+		{"cluster unknown key", "[cluster]\nnmae = \"x\"\n", "unknown keys: cluster.nmae"},
+		{"export of system subjects", "[node]\nname = \"a\"\n[cluster]\nname = \"t\"\n[bus]\nexport = [\"$sys.>\"]\n", "never leave a node"},
+		{"bad export", "[node]\nname = \"a\"\n[cluster]\n[bus]\nexport = [\"a..b\"]\n", "bus export"},
+		{"url and embedded", "[node]\nname = \"a\"\n[cluster]\nurl = \"nats://x:1\"\nembedded = true\n", "exclude each other"},
+		{"not embedded without url", "[cluster]\nembedded = false\n", "cluster.embedded"},
+		{"open cluster", "[node]\nname = \"a\"\n[cluster]\nlisten = \"0.0.0.0:4222\"\n", "off loopback"},
+		{"bad prefer", "[node]\nname = \"a\"\n[cluster]\nprefer = \"near\"\n", "prefer"},
+		{"bad heartbeat", "[node]\nname = \"a\"\n[cluster]\nheartbeat = \"1h\"\n", "heartbeat"},
 		{"config too large escaped", "[[process]]\nname = \"a\"\nmodule = \"x\"\nconfig = { a = \"" + strings.Repeat("<", 11000) + "\" }\n", `process[0].config: invalid: too large (66008 bytes as JSON, at most 64KiB)`},
 	}
 	for _, tc := range tests {
@@ -126,6 +136,61 @@ func TestParseConfigErrors(t *testing.T) {
 				t.Fatalf("err = %v, want ErrInvalid mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseCluster: [cluster], [bus] export and placement.
+func TestParseCluster(t *testing.T) {
+	c, err := Parse([]byte(`
+[node]
+name = "kitchen"
+[cluster]
+name = "home"
+routes = ["nats://10.0.0.3:6222"]
+route_listen = "127.0.0.1:6222"
+libraries = ["vision"]
+prefer = "any"
+token_file = "tok"
+heartbeat = "250ms"
+[bus]
+export = ["sensors.>"]
+[[process]]
+name = "a"
+module = "x"
+node = "kitchen"
+[[process]]
+name = "b"
+module = "x"
+node = "garage"
+[[process]]
+name = "c"
+module = "x"
+`), "n.toml", "/cfg", "/home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := c.Cluster
+	if cc == nil || cc.Node != "kitchen" || cc.Name != "home" || !cc.Embedded || cc.Listen != "127.0.0.1:4222" ||
+		cc.Prefer != "any" || cc.TokenFile != "/cfg/tok" || cc.Heartbeat != 250*time.Millisecond ||
+		!reflect.DeepEqual(cc.Export, []string{"sensors.>"}) || !reflect.DeepEqual(cc.Libraries, []string{"vision"}) {
+		t.Fatalf("cluster %+v", cc)
+	}
+	var here []string
+	for _, p := range c.Processes {
+		if c.Here(p) {
+			here = append(here, p.Name)
+		}
+	}
+	if !reflect.DeepEqual(here, []string{"a", "c"}) {
+		t.Fatalf("placed here: %v", here)
+	}
+	// Off loopback with a token is allowed.
+	if _, err := Parse([]byte("[node]\nname = \"a\"\n[cluster]\nlisten = \"0.0.0.0:4222\"\ntoken_file = \"t\"\n"), "n.toml", "/cfg", "/home"); err != nil {
+		t.Fatal(err)
+	}
+	// Without [cluster] a node is alone.
+	if c, err := Parse([]byte("[bus]\nexport = [\"x.>\"]\n"), "n.toml", "/cfg", "/home"); err != nil || c.Cluster != nil {
+		t.Fatalf("alone: %+v %v", c, err)
 	}
 }
 

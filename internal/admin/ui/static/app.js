@@ -11,7 +11,7 @@
   const STATES = ['running', 'starting', 'idle', 'stopped', 'exited', 'crashed', 'killed'];
   const MAXLINES = 1000; // log lines kept in the DOM per view
   const state = {
-    procs: [], byName: new Map(), bus: null, view: '', module: null, series: {}, prev: {}, libsAt: 0,
+    procs: [], byName: new Map(), bus: null, view: '', module: null, series: {}, prev: {}, libsAt: 0, nodesAt: 0,
     apps: [], app: '', appLogs: new Map(), procLog: null, preview: null, deciding: false,
     node: null, subjectRates: {}, busAt: 0,
   };
@@ -87,6 +87,7 @@
     if (view !== 'processes') closeProcLogs();
     if (view === 'modules') loadModules();
     if (view === 'libraries') loadLibraries();
+    if (view === 'nodes') loadNodes();
     render();
   }
   // go shows view through the address bar (so Back works).
@@ -220,6 +221,7 @@
     if (state.view === 'processes') renderProcesses();
     if (state.view === 'bus') renderBus();
     if (state.view === 'libraries' && performance.now() - state.libsAt > 2000) loadLibraries();
+    if (state.view === 'nodes' && performance.now() - state.nodesAt > 2000) loadNodes();
   }
   function card(k, v, attrs) {
     return el('div', Object.assign({ class: 'card' }, attrs), el('div', { class: 'k', text: k }), el('div', { class: 'v', text: v }));
@@ -326,12 +328,36 @@
       const libs = await api('GET', '/api/v1/libraries');
       fill($('lib-body'), (libs || []).map((l) => el('tr', { 'data-library': l.name, 'data-state': l.state },
         el('td', {}, el('strong', { text: l.name })), el('td', { class: 'mono', text: l.version }), el('td', {}, badge(l.state)),
-        el('td', { text: (l.native ? 'native' : 'wasm') + (l.stateful ? ', stateful' : '') }),
+        el('td', { text: (l.remote ? 'remote on ' + (l.nodes || []).join(', ') : l.native ? 'native' : 'wasm') + (l.stateful ? ', stateful' : '') }),
         el('td', { class: 'mono', text: (l.exports || []).join(', ') }), el('td', { class: 'n', text: num(l.instances) }),
         el('td', { class: 'n', text: num(l.busy) }), el('td', { class: 'n', text: num(l.max) }), el('td', { class: 'n', text: num(l.calls) }),
         el('td', { class: 'n', text: num(l.failures) }), el('td', { class: 'n', text: num(l.restarts) }),
         el('td', { class: 'reason', text: l.reason || '' }))));
     } catch (e) { toast('libraries: ' + e.message, true); }
+  }
+
+  // ---- nodes ----
+  // loadNodes shows the cluster's nodes: state, health, what runs where.
+  async function loadNodes() {
+    state.nodesAt = performance.now();
+    try {
+      const v = await api('GET', '/api/v1/nodes'), st = v.stats || {};
+      const alone = !st.cluster;
+      $('nodes-alone').hidden = !alone;
+      $('nodes-cluster').textContent = alone ? '' : 'cluster ' + st.cluster + (st.connected ? ' · connected to ' + st.server : ' · disconnected');
+      fill($('cluster-cards'), alone ? [] : [card('forwarded', num(st.forwarded), { 'data-cluster': 'forwarded' }),
+        card('received', num(st.received), { 'data-cluster': 'received' }), card('remote calls', num(st.calls), { 'data-cluster': 'calls' }),
+        card('calls served', num(st.calls_served), { 'data-cluster': 'calls_served' }), card('refused', num(st.refused + st.calls_refused), { 'data-cluster': 'refused' }),
+        card('dropped', num(st.dropped), { 'data-cluster': 'dropped' }), card('failovers', num(st.failovers), { 'data-cluster': 'failovers' })]);
+      fill($('nodes-body'), (v.nodes || []).map((n) => el('tr', { 'data-node': n.name, 'data-state': n.state, class: n.self ? 'sel' : '' },
+        el('td', {}, el('strong', { text: n.name }), n.self ? el('small', { class: 'tag', text: 'this node' }) : null),
+        el('td', {}, el('span', { class: 'badge ' + (n.state === 'up' ? 's-running' : 's-crashed'), text: n.state })),
+        el('td', { class: 'mono', text: n.version || '' }), el('td', { text: (n.health && n.health.status) || '' }),
+        el('td', { class: 'n', 'data-processes': String((n.processes || []).length), text: num((n.processes || []).length) }),
+        el('td', { class: 'mono', text: (n.processes || []).map((p) => p.name).join(', ') }),
+        el('td', { class: 'mono', text: (n.libraries || []).join(', ') }), el('td', { class: 'mono', text: (n.exports || []).join(', ') }),
+        el('td', { text: n.last_seen ? new Date(n.last_seen).toLocaleTimeString() : '' }))));
+    } catch (e) { toast('nodes: ' + e.message, true); }
   }
 
   // ---- modules ----
