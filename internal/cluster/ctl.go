@@ -55,12 +55,13 @@ func (c *Cluster) ask(ctx context.Context, node, op string, data []byte) ([]byte
 	if node != c.cfg.Node {
 		c.mu.Lock()
 		p := c.peers[node]
+		state := stateOf(p)
 		c.mu.Unlock()
 		if p == nil {
 			return nil, fmt.Errorf("%w: node %s is not in cluster %s", api.ErrNotFound, node, c.cfg.Name)
 		}
-		if p.state != api.NodeUp {
-			return nil, fmt.Errorf("node %s: %w (it is %s)", node, api.ErrUnavailable, p.state)
+		if state != api.NodeUp {
+			return nil, fmt.Errorf("node %s: %w (it is %s)", node, api.ErrUnavailable, state)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)

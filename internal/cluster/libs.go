@@ -156,13 +156,17 @@ func retryable(err error) bool { return errors.Is(err, errUnreachable) }
 func (c *Cluster) callOn(ctx context.Context, node string, rl *remoteLib, fn string, args []byte) ([]byte, error) {
 	c.mu.Lock()
 	p := c.peers[node]
+	state, pctx := stateOf(p), context.Context(nil)
+	if p != nil {
+		pctx = p.ctx
+	}
 	c.mu.Unlock()
-	if p == nil || p.state != api.NodeUp {
-		return nil, fmt.Errorf("%w: node %s is %s", errUnreachable, node, stateOf(p))
+	if state != api.NodeUp {
+		return nil, fmt.Errorf("%w: node %s is %s", errUnreachable, node, state)
 	}
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := context.AfterFunc(p.ctx, func() { cancel(errNodeDown) })
+	stop := context.AfterFunc(pctx, func() { cancel(errNodeDown) })
 	defer stop()
 
 	msg := nats.NewMsg(c.subj.lib + node + "." + rl.name)
@@ -202,6 +206,7 @@ func (c *Cluster) callOn(ctx context.Context, node string, rl *remoteLib, fn str
 	return r.Data, nil
 }
 
+// stateOf is p's state; c.mu is held.
 func stateOf(p *peer) string {
 	if p == nil {
 		return "unknown"
