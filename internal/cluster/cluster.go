@@ -90,8 +90,6 @@ var errNodeDown = errors.New("the node went down")
 
 // Options are Start's optional settings.
 type Options struct {
-	// Version is the node's software version, announced.
-	Version string
 	// MaxHeld bounds the bytes of large payloads kept for other nodes to
 	// fetch (default 256 MiB).
 	MaxHeld int64
@@ -117,7 +115,7 @@ func Start(ctx context.Context, k *orbital.Kernel, host Host, cfg Config, log *s
 	c.ctx, c.stop = context.WithCancel(context.Background())
 	k.SetPreferAny(cfg.Prefer == "any")
 
-	opts, err := c.clientOptions(o.Version)
+	opts, err := c.clientOptions()
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +155,7 @@ func Start(ctx context.Context, k *orbital.Kernel, host Host, cfg Config, log *s
 	return c, nil
 }
 
-func (c *Cluster) clientOptions(version string) ([]nats.Option, error) {
+func (c *Cluster) clientOptions() ([]nats.Option, error) {
 	cfg := c.cfg
 	opts := []nats.Option{
 		nats.Name("orbital " + cfg.Node),
@@ -182,7 +180,6 @@ func (c *Cluster) clientOptions(version string) ([]nats.Option, error) {
 			c.log.Warn("cluster", "err", err)
 		}),
 	}
-	_ = version
 	if cfg.TokenFile != "" {
 		tok, err := readSecret(cfg.TokenFile)
 		if err != nil {

@@ -110,7 +110,7 @@ func Start(ctx context.Context, cfg *config.Config, home string, log *slog.Logge
 	// Join the cluster before anything runs, so that the bridge sees every
 	// subscription from the first.
 	if cfg.Cluster != nil {
-		n.cl, err = cluster.Start(ctx, k, clusterHost{n}, *cfg.Cluster, log, cluster.Options{Version: orbital.Version})
+		n.cl, err = cluster.Start(ctx, k, clusterHost{n}, *cfg.Cluster, log, cluster.Options{})
 		if err != nil {
 			return fail(err)
 		}
