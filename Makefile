@@ -3,7 +3,7 @@
 #   make demo       install toolchains, build orbital + examples, start a node with the demo system
 #   make tour       run each single-module example confined (scripts/demo.sh)
 #   make test       every test: vet, gofmt check, race tests, WASI conformance, short fuzzing
-#   make build      build bin/orbital (the device binary) and bin/orbital-server (+ embedded NATS)
+#   make build      build bin/orbital (the device binary) and bin/orbital-server (+ embedded NATS, X11 display)
 #   make examples   build every guest module in examples/ into build/wasm/
 #   make bench      run the benchmarks (numbers go in docs/BENCHMARKS.md)
 #   make lint       gofmt + go vet
@@ -69,7 +69,7 @@ SERVER_BIN := bin/orbital-server
 FUZZTIME  ?= 100000x
 FUZZMIN   ?= 5s
 # Packages with fuzz targets, as "package:FuzzName".
-FUZZ_TARGETS := ./internal/subject:FuzzMatch ./internal/bus:FuzzPermits ./internal/node/config:FuzzParseConfig ./internal/manifest:FuzzParse ./internal/manifest:FuzzPositions ./internal/engine:FuzzCompile ./internal/engine:FuzzCustomSection ./internal/engine:FuzzDecodeEnvelope ./internal/shape:FuzzParse ./internal/shape:FuzzValidate ./internal/capability:FuzzParseCallFlag ./internal/library:FuzzCallArgs ./internal/pack:FuzzOpen ./internal/fetch:FuzzParseRef ./internal/leb128:FuzzUint32 ./internal/wasi:FuzzFunctions ./internal/cluster:FuzzWire
+FUZZ_TARGETS := ./internal/subject:FuzzMatch ./internal/bus:FuzzPermits ./internal/node/config:FuzzParseConfig ./internal/manifest:FuzzParse ./internal/manifest:FuzzPositions ./internal/engine:FuzzCompile ./internal/engine:FuzzCustomSection ./internal/engine:FuzzDecodeEnvelope ./internal/shape:FuzzParse ./internal/shape:FuzzValidate ./internal/capability:FuzzParseCallFlag ./internal/library:FuzzCallArgs ./internal/pack:FuzzOpen ./internal/fetch:FuzzParseRef ./internal/leb128:FuzzUint32 ./internal/wasi:FuzzFunctions ./internal/cluster:FuzzWire ./internal/raster:FuzzSubmit
 
 ## deps: install the guest toolchains from apt (needs root; no-op when present)
 deps:
@@ -77,10 +77,10 @@ deps:
 	elif command -v sudo >/dev/null; then sudo scripts/install-deps.sh; \
 	else echo "run scripts/install-deps.sh as root first"; fi
 
-## build: build the device binary (joins a NATS server) and orbital-server (the same with an embedded NATS server)
+## build: build the device binary (joins a NATS server) and orbital-server (the same with an embedded NATS server and the X11 display)
 build:
 	$(GO) build -o $(BIN) ./cmd/orbital
-	$(GO) build -tags embednats -o $(SERVER_BIN) ./cmd/orbital
+	$(GO) build -tags embednats,x11 -o $(SERVER_BIN) ./cmd/orbital
 
 ## demo: build everything and start a node with the demo system, as a one-node cluster other nodes may join (Ctrl-C stops it)
 demo: deps build examples
@@ -98,7 +98,7 @@ lint:
 	@# internal/fs implements wazero's sys.File, whose Seek returns an Errno:
 	@# vet's stdmethods check would demand io.Seeker's signature there.
 	$(GO) vet -stdmethods=false ./internal/fs
-	$(GO) vet -tags embednats ./internal/cluster ./cmd/orbital
+	$(GO) vet -tags embednats,x11 ./internal/cluster ./internal/node/screen ./cmd/orbital
 	$(GO_WASM_ENV) $(GO) vet ./examples/...
 
 ## test: every test (race detector on), then short fuzz runs
@@ -106,6 +106,8 @@ test: deps examples lint
 	$(GO) test -race -count=1 -timeout 20m ./...
 	@# The embedded NATS server (bin/orbital-server's build) routed over TLS.
 	$(GO) test -race -count=1 -tags embednats ./internal/cluster
+	@# The X11 display wired into the node (bin/orbital-server's build).
+	$(GO) test -race -count=1 -tags x11 ./internal/node/screen
 	$(MAKE) --no-print-directory fuzz
 
 ## fuzz: run each fuzz target for FUZZTIME

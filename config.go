@@ -11,6 +11,7 @@ import (
 //
 //	cfg := orbital.NewConfig().WithHome(dir).WithLogger(logger)
 type Config struct {
+	screen     Screen
 	home       string
 	logger     *slog.Logger
 	maxRunning int

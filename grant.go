@@ -1,9 +1,12 @@
 package orbital
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/capability"
+	"github.com/orbitalfoundation/orbital/internal/manifest"
 )
 
 // Grant is what the operator or the host's policy allows a process or a
@@ -22,6 +25,12 @@ type Grant struct {
 	// "tcp://HOST:PORT" (the guest may dial it); HOST or PORT may be "*".
 	Network []string
 	Limits  Limits // ceilings; zero fields mean the defaults (256 MiB, no deadline, 64 files)
+	// Display is the largest surface the process may create (a module
+	// asks for a range in [capabilities.display]); zero: no display.
+	Display Size
+	// Input lets the process's window receive keyboard, pointer and
+	// touch events while it has the focus.
+	Input bool
 	// Calls lists the library calls allowed: "*" (every declared
 	// dependency), "LIB" or "LIB.*" (every function of LIB), "LIB.FUNCTION".
 	Calls []string
@@ -32,6 +41,19 @@ type Dir struct {
 	Host     string // host directory
 	Guest    string // absolute, clean guest path
 	ReadOnly bool
+}
+
+// Size is a width and height in pixels.
+type Size struct{ Width, Height int }
+
+// ParseSize parses "WxH" ("640x480"), as orbital run --display and a
+// node config's display take it. Errors wrap api.ErrInvalid.
+func ParseSize(s string) (Size, error) {
+	w, h, err := manifest.ParseDisplaySize(s)
+	if err != nil {
+		return Size{}, fmt.Errorf("%w: display size %w", api.ErrInvalid, err)
+	}
+	return Size{w, h}, nil
 }
 
 // Limits are resource ceilings.
@@ -56,6 +78,7 @@ func ParseDir(s string) (Dir, error) {
 func (g Grant) internal() capability.Grant {
 	c := capability.Grant{Env: g.Env, Args: g.Args, Stdin: g.Stdin, Stdout: g.Stdout, Stderr: g.Stderr,
 		Clock: g.Clock, Random: g.Random, Network: g.Network, Calls: g.Calls,
+		Display: capability.Size{Width: g.Display.Width, Height: g.Display.Height}, Input: g.Input,
 		Limits: capability.Limits{MemoryPages: g.Limits.MemoryPages, Deadline: g.Limits.Deadline, OpenFiles: g.Limits.OpenFiles}}
 	for _, d := range g.Dirs {
 		c.Dirs = append(c.Dirs, capability.Dir{Host: d.Host, Guest: d.Guest, ReadOnly: d.ReadOnly})

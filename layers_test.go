@@ -26,7 +26,7 @@ func packageImports(t *testing.T) map[string][]string {
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		name := short(f[0])
-		if strings.HasPrefix(name, "examples/") || name == "sdk" {
+		if strings.HasPrefix(name, "examples/") || name == "sdk" || strings.HasPrefix(name, "sdk/") {
 			continue
 		}
 		pkgs[name] = f[1:]
@@ -63,16 +63,17 @@ func own(imports []string) []string {
 func layer(p string) int {
 	switch {
 	case p == "api" || p == "internal/abi" || p == "internal/subject" || p == "internal/leb128" || p == "internal/shape" ||
-		p == "internal/testwait" || p == "internal/testwasm" || p == "internal/wasitest" || p == "internal/sse":
+		p == "internal/testwait" || p == "internal/testwasm" || p == "internal/wasitest" || p == "internal/sse" || p == "internal/display":
 		return 0 // leaves
 	case p == "orbital" || slices.Contains([]string{"internal/engine", "internal/process", "internal/bus", "internal/library",
-		"internal/capability", "internal/manifest", "internal/fs", "internal/wasi", "internal/supervisor", "internal/logring"}, p) ||
+		"internal/capability", "internal/manifest", "internal/fs", "internal/wasi", "internal/supervisor", "internal/logring", "internal/raster"}, p) ||
 		strings.HasPrefix(p, "internal/library/"):
 		return 1 // the kernel
 	case p == "internal/control" || p == "internal/metrics":
 		return 2 // the control contract and its exporters, below the services that implement it
 	case p == "internal/node" || strings.HasPrefix(p, "internal/node/") || p == "internal/install" || p == "internal/registry" ||
-		p == "internal/fetch" || p == "internal/pack" || p == "internal/cluster":
+		p == "internal/fetch" || p == "internal/pack" || p == "internal/cluster" || p == "internal/compositor" ||
+		strings.HasPrefix(p, "internal/display/"):
 		return 3 // services
 	case p == "internal/admin" || strings.HasPrefix(p, "cmd/"):
 		return 4 // UI and binaries
@@ -120,8 +121,8 @@ func TestLayers(t *testing.T) {
 		}
 		if p == "internal/control" {
 			for _, i := range own(imports) {
-				if i != "api" && i != "internal/metrics" && i != "internal/sse" {
-					t.Errorf("internal/control imports %s: the API is a handler over its backends (api types only)", i)
+				if i != "api" && i != "internal/metrics" && i != "internal/sse" && i != "internal/display" {
+					t.Errorf("internal/control imports %s: the API is a handler over its backends (api and display types only)", i)
 				}
 			}
 		}

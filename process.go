@@ -95,7 +95,7 @@ func (k *Kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Proc
 	if opts.Handover != nil {
 		port = opts.Handover.take(ctx, busCfg)
 	}
-	if port == nil && (push || (mf != nil && (mf.Bus.Uses() || len(mf.Triggers.Subjects)+len(mf.Triggers.Routes) > 0))) {
+	if port == nil && (push || caps.Input || (mf != nil && (mf.Bus.Uses() || len(mf.Triggers.Subjects)+len(mf.Triggers.Routes) > 0))) {
 		if port, err = k.connect(name, id, busCfg, caps); err != nil {
 			closeAll(closers)
 			return nil, fmt.Errorf("spawn %s: %w", name, err)
@@ -126,8 +126,9 @@ func (k *Kernel) Spawn(ctx context.Context, m *Module, opts SpawnOptions) (*Proc
 		entry = "_start"
 	}
 	p := &Process{k: k, bus: busCfg}
+	detach := k.attachScreen(name, id, m.Label(), inst.Surfaces(), caps.Input)
 	pspec := process.Spec{ID: id, Name: name, Module: m.Label(), Entry: entry, Push: push, Port: port, Logger: k.log,
-		OnExit: func(pp *process.Process) { k.exited(p, pp) }}
+		OnExit: func(pp *process.Process) { detach(); k.exited(p, pp) }}
 	p.p = process.Start(pspec, inst)
 	k.mu.Lock()
 	k.procs[id] = p

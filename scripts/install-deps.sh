@@ -5,7 +5,7 @@
 # only runs when something actually has to be installed.
 #
 #   scripts/install-deps.sh            # C/WAT guest toolchains + make
-#   scripts/install-deps.sh chromium   # ... plus chromium (browser tests)
+#   scripts/install-deps.sh chromium   # ... plus chromium (browser tests) and Xvfb (X11 display tests)
 #
 # Go itself is expected to be installed already (see go.mod for the version).
 #
@@ -18,7 +18,7 @@ PACKAGES=(clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt make)
 
 for arg in "$@"; do
 	case "$arg" in
-	chromium) PACKAGES+=(chromium) ;;
+	chromium) PACKAGES+=(chromium xvfb) ;;
 	-h | --help)
 		sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0

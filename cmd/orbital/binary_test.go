@@ -21,7 +21,7 @@ import (
 // orbitalBin is the binary TestMain builds.
 func orbitalBin() string { return filepath.Join(testDir, "orbital") }
 
-// serverBin is the same built with the embedded NATS server (-tags embednats).
+// serverBin is the same built with the embedded NATS server and the X11 display (-tags embednats,x11).
 func serverBin() string { return filepath.Join(testDir, "orbital-server") }
 
 func TestMain(m *testing.M) {
@@ -36,7 +36,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	testDir = dir
-	for _, b := range []struct{ out, tags string }{{orbitalBin(), ""}, {serverBin(), "embednats"}} {
+	for _, b := range []struct{ out, tags string }{{orbitalBin(), ""}, {serverBin(), "embednats,x11"}} {
 		build := exec.Command("go", "build", "-tags", b.tags, "-o", b.out, ".")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {

@@ -50,6 +50,8 @@ func commands() []command {
 		{"up", "start a long-running node: supervised processes on the message bus", cmdUp},
 		{"ps", "list the running node's processes (--all: the whole cluster's)", cmdPs},
 		{"nodes", "list the cluster's nodes: health and what runs where", cmdNodes},
+		{"windows", "list or move, raise, focus, hide the windows on the node's screen", cmdWindows},
+		{"screenshot", "save a PNG of the node's screen or of one window", cmdScreenshot},
 		{"start", "start a stopped or idle process of the running node", cmdProcessOp("start", "Starts a process stopped with orbital stop, or one waiting for its trigger (as if it fired).")},
 		{"stop", "stop a process of the running node (no restart)", cmdProcessOp("stop", "Stops a process gracefully; its supervisor does not restart it.")},
 		{"restart", "restart a process of the running node", cmdProcessOp("restart", "Restarts a process (not counted against the restart budget).")},

@@ -52,6 +52,8 @@ type runFlags struct {
 	manifest, home        string
 	verbose, quiet, trust bool
 	noCache               bool
+	display               string
+	input                 bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -60,6 +62,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.nets, "net", "grant network access the manifest asks for: tcp://HOST:PORT to connect, tcp-listen://HOST:PORT to listen (HOST or PORT may be *; repeatable)")
 	fs.BoolVar(&f.clock, "clock", false, "grant the real wall clock, monotonic clock and sleep")
 	fs.BoolVar(&f.random, "random", false, "grant cryptographic randomness")
+	fs.StringVar(&f.display, "display", "", "grant surfaces up to WxH (the manifest's [capabilities.display]); orbital run has no screen: see orbital up")
+	fs.BoolVar(&f.input, "input", false, "grant input events to the module's window")
 	fs.BoolVar(&f.noStdin, "no-stdin", false, "do not connect the terminal's stdin")
 	fs.StringVar(&f.memory, "memory", "", "memory ceiling, e.g. 64MiB (default 256MiB; can only lower a manifest's limit)")
 	fs.StringVar(&f.deadline, "deadline", "", "deadline for the run, e.g. 5s (default none; can only lower a manifest's limit)")
@@ -259,6 +263,14 @@ func (f *runFlags) grant(args []string) (orbital.Grant, error) {
 		}
 		g.Dirs = append(g.Dirs, dir)
 	}
+	if f.display != "" {
+		sz, err := orbital.ParseSize(f.display)
+		if err != nil {
+			return g, fmt.Errorf("--display %s: %w", f.display, err)
+		}
+		g.Display = sz
+	}
+	g.Input = f.input
 	for _, n := range f.nets {
 		if err := capability.ValidateNet(n); err != nil {
 			return g, fmt.Errorf("--net %s: %w", n, err)

@@ -12,15 +12,22 @@
 // "errors" lists the functions that failed: the camera keeps running
 // without its libraries. orbital.Recv with a timeout is its timer; it
 // returns when the kernel stops it (ErrClosed).
+//
+// When it is granted a display (its manifest asks for an optional one), it
+// also shows each frame in its window: the frame is written into a 64×48
+// texture surface, blitted ×4 into a 256×192 window, with the frame number
+// and the measured brightness drawn over it in the SDK's bitmap font.
 package main
 
 import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strconv"
 	"time"
 
 	orbital "github.com/orbitalfoundation/orbital/sdk"
+	"github.com/orbitalfoundation/orbital/sdk/raster"
 )
 
 const (
@@ -64,6 +71,7 @@ func run() int {
 	frame := make([]byte, width*height*4)
 	calls := newReporter()
 	n := resume(calls)
+	view := newView()
 	for {
 		m, ok, err := orbital.Recv(period)
 		switch {
@@ -81,6 +89,7 @@ func run() int {
 		n++
 		synthesize(frame, n)
 		s := measure(frame, n, calls)
+		view.show(frame, s)
 		line, err := json.Marshal(s)
 		if err != nil {
 			orbital.Log(orbital.LevelError, "camera: "+err.Error())
@@ -195,4 +204,50 @@ func (r *reporter) report(fn string, err error) {
 		r.last[fn] = err.Error()
 		orbital.Log(orbital.LevelWarn, "camera: "+fn+": "+err.Error())
 	}
+}
+
+// view is the camera's window, or nothing without a display grant.
+type view struct {
+	win, tex *raster.Surface
+	l        raster.List
+}
+
+func newView() *view {
+	win, err := raster.Create(4*width, 4*height, raster.Window)
+	if err != nil {
+		if !errors.Is(err, orbital.ErrDenied) {
+			orbital.Log(orbital.LevelWarn, "camera: no window: "+err.Error())
+		}
+		return &view{}
+	}
+	tex, err := raster.Create(width, height, 0)
+	if err != nil {
+		orbital.Log(orbital.LevelWarn, "camera: no texture: "+err.Error())
+		return &view{}
+	}
+	return &view{win: win, tex: tex}
+}
+
+// show draws the frame and its measurement and presents them.
+func (v *view) show(frame []byte, s summary) {
+	if v.win == nil {
+		return
+	}
+	if err := v.tex.Write(0, 0, width, height, frame, 4*width); err != nil {
+		orbital.Log(orbital.LevelWarn, "camera: "+err.Error())
+		return
+	}
+	v.l.Reset()
+	v.l.Blit(v.tex.ID(), 0, 0, width, height, 0, 0, 4*width, 4*height)
+	v.l.Blend(raster.BlendOver)
+	text := "frame " + strconv.Itoa(s.Frame)
+	if s.Mean != nil {
+		text += "  mean " + strconv.Itoa(int(*s.Mean))
+	}
+	raster.DrawText(&v.l, 6, 6, 2, 0xffffffff, text)
+	if err := v.win.Submit(&v.l); err != nil {
+		orbital.Log(orbital.LevelWarn, "camera: "+err.Error())
+		return
+	}
+	_ = v.win.Present()
 }

@@ -88,6 +88,57 @@ const (
 	MaxLogLine = 16 << 10
 )
 
+// Raster: surface flags, command opcodes and the command arguments of
+// surface_create and surface_submit (docs/ABI.md, "Raster").
+const (
+	RasterWindow    = 1  // surface_create flag: the surface is the process's window (double-buffered, shown by the compositor)
+	RasterDepth32F  = 2  // surface_create flag: a 32-bit float depth buffer
+	RasterDepth24   = 4  // surface_create flag: a 24-bit integer depth buffer
+	RasterPreserve  = 8  // surface_create flag: present copies the back buffer instead of swapping (it keeps its content)
+	RasterCmdHeader = 8  // bytes of a command header: u16 opcode, u16 reserved, u32 payload bytes
+	RasterVertex    = 40 // bytes of a vertex: f32 x y z w r g b a u v
+
+	RasterClear     = 1 // CLEAR u32 rgba, f32 depth, u32 mask
+	RasterDepth     = 2 // DEPTH u32 func, u32 write
+	RasterBlend     = 3 // BLEND u32 mode
+	RasterScissor   = 4 // SCISSOR i32 x y w h (0 0 0 0: off)
+	RasterCull      = 5 // CULL u32 mode
+	RasterTexture   = 6 // TEXTURE u32 surface, u32 filter, u32 wrap
+	RasterTriangles = 7 // TRIANGLES vertices, 3 per triangle
+	RasterIndexed   = 8 // INDEXED u32 nvert, vertices, u32 indices (3 per triangle)
+	RasterBlit      = 9 // BLIT u32 surface, i32 sx sy sw sh dx dy dw dh
+
+	RasterClearColor = 1 // CLEAR mask: the colour buffer
+	RasterClearDepth = 2 // CLEAR mask: the depth buffer
+
+	RasterAlways   = 0 // depth func: always passes (the default: no test)
+	RasterNever    = 1
+	RasterLess     = 2
+	RasterLEqual   = 3
+	RasterEqual    = 4
+	RasterGreater  = 5
+	RasterGEqual   = 6
+	RasterNotEqual = 7
+
+	RasterBlendNone     = 0 // blend: replace (the default)
+	RasterBlendOver     = 1 // premultiplied source-over
+	RasterBlendAdd      = 2 // additive, saturating
+	RasterBlendMultiply = 3
+	RasterBlendScreen   = 4
+
+	RasterCullNone  = 0 // cull: none (the default)
+	RasterCullBack  = 1 // drop clockwise-on-screen triangles
+	RasterCullFront = 2 // drop counter-clockwise-on-screen triangles
+
+	RasterNearest = 0 // texture filter
+	RasterLinear  = 1
+	RasterClamp   = 0 // texture wrap
+	RasterRepeat  = 1
+
+	RasterMaxSide  = 8192    // the largest surface side in pixels
+	RasterMaxCoord = 1 << 20 // |x| and |y| of a vertex, in pixels
+)
+
 // Group is a family of ABI constants.
 type Group string
 
@@ -100,6 +151,7 @@ const (
 	GroupSize    Group = "size"
 	GroupServe   Group = "serve"
 	GroupLimit   Group = "limit"
+	GroupRaster  Group = "raster"
 )
 
 // Const describes one ABI constant.
@@ -157,10 +209,51 @@ func Constants() []Const {
 
 		{GroupLimit, "MAX_BINDINGS", MaxBindings, "", "call_bind handles one instance may hold"},
 		{GroupLimit, "MAX_LOG_LINE", MaxLogLine, "", "longest log line in bytes; longer ones are truncated"},
+
+		{GroupRaster, "RASTER_WINDOW", RasterWindow, "", "surface_create: the process's window, double-buffered, shown by the compositor"},
+		{GroupRaster, "RASTER_DEPTH32F", RasterDepth32F, "", "surface_create: a 32-bit float depth buffer"},
+		{GroupRaster, "RASTER_DEPTH24", RasterDepth24, "", "surface_create: a 24-bit depth buffer"},
+		{GroupRaster, "RASTER_PRESERVE", RasterPreserve, "", "surface_create: present copies the back buffer instead of swapping"},
+		{GroupRaster, "RASTER_CMD_HEADER", RasterCmdHeader, "", "bytes of a command header: u16 opcode, u16 reserved, u32 payload bytes"},
+		{GroupRaster, "RASTER_VERTEX", RasterVertex, "", "bytes of a vertex: f32 x, y, z, w, r, g, b, a, u, v"},
+		{GroupRaster, "RASTER_CLEAR", RasterClear, "", "command CLEAR: u32 rgba, f32 depth, u32 mask"},
+		{GroupRaster, "RASTER_DEPTH", RasterDepth, "", "command DEPTH: u32 func, u32 write"},
+		{GroupRaster, "RASTER_BLEND", RasterBlend, "", "command BLEND: u32 mode"},
+		{GroupRaster, "RASTER_SCISSOR", RasterScissor, "", "command SCISSOR: i32 x, y, w, h (all 0: off)"},
+		{GroupRaster, "RASTER_CULL", RasterCull, "", "command CULL: u32 mode"},
+		{GroupRaster, "RASTER_TEXTURE", RasterTexture, "", "command TEXTURE: u32 surface (0: none), u32 filter, u32 wrap"},
+		{GroupRaster, "RASTER_TRIANGLES", RasterTriangles, "", "command TRIANGLES: vertices, three per triangle"},
+		{GroupRaster, "RASTER_INDEXED", RasterIndexed, "", "command INDEXED: u32 nvert, vertices, u32 indices"},
+		{GroupRaster, "RASTER_BLIT", RasterBlit, "", "command BLIT: u32 surface, i32 sx, sy, sw, sh, dx, dy, dw, dh"},
+		{GroupRaster, "RASTER_CLEAR_COLOR", RasterClearColor, "", "CLEAR mask: the colour buffer"},
+		{GroupRaster, "RASTER_CLEAR_DEPTH", RasterClearDepth, "", "CLEAR mask: the depth buffer"},
+		{GroupRaster, "RASTER_ALWAYS", RasterAlways, "", "depth func: always pass (default)"},
+		{GroupRaster, "RASTER_NEVER", RasterNever, "", "depth func: never pass"},
+		{GroupRaster, "RASTER_LESS", RasterLess, "", "depth func: pass when nearer"},
+		{GroupRaster, "RASTER_LEQUAL", RasterLEqual, "", "depth func: pass when nearer or equal"},
+		{GroupRaster, "RASTER_EQUAL", RasterEqual, "", "depth func: pass when equal"},
+		{GroupRaster, "RASTER_GREATER", RasterGreater, "", "depth func: pass when farther"},
+		{GroupRaster, "RASTER_GEQUAL", RasterGEqual, "", "depth func: pass when farther or equal"},
+		{GroupRaster, "RASTER_NOTEQUAL", RasterNotEqual, "", "depth func: pass when not equal"},
+		{GroupRaster, "RASTER_BLEND_NONE", RasterBlendNone, "", "blend: replace (default)"},
+		{GroupRaster, "RASTER_BLEND_OVER", RasterBlendOver, "", "blend: premultiplied source-over"},
+		{GroupRaster, "RASTER_BLEND_ADD", RasterBlendAdd, "", "blend: additive, saturating"},
+		{GroupRaster, "RASTER_BLEND_MULTIPLY", RasterBlendMultiply, "", "blend: multiply"},
+		{GroupRaster, "RASTER_BLEND_SCREEN", RasterBlendScreen, "", "blend: screen"},
+		{GroupRaster, "RASTER_CULL_NONE", RasterCullNone, "", "cull: none (default)"},
+		{GroupRaster, "RASTER_CULL_BACK", RasterCullBack, "", "cull: drop triangles clockwise on screen"},
+		{GroupRaster, "RASTER_CULL_FRONT", RasterCullFront, "", "cull: drop triangles counter-clockwise on screen"},
+		{GroupRaster, "RASTER_NEAREST", RasterNearest, "", "texture filter: nearest texel"},
+		{GroupRaster, "RASTER_LINEAR", RasterLinear, "", "texture filter: bilinear"},
+		{GroupRaster, "RASTER_CLAMP", RasterClamp, "", "texture wrap: clamp to the edge"},
+		{GroupRaster, "RASTER_REPEAT", RasterRepeat, "", "texture wrap: repeat"},
+		{GroupRaster, "RASTER_MAX_SIDE", RasterMaxSide, "", "the largest surface side in pixels"},
+		{GroupRaster, "RASTER_MAX_COORD", RasterMaxCoord, "", "the largest |x| or |y| of a vertex in pixels"},
 	}
 }
 
-// Lookup returns the constant of group g with the value v.
+// Lookup returns the constant of group g with the value v (not
+// meaningful for GroupRaster, whose families share values).
 func Lookup(g Group, v int64) (Const, bool) {
 	for _, c := range Constants() {
 		if c.Group == g && c.Value == v {
@@ -215,5 +308,13 @@ func Functions() []Func {
 		{"call_size", nil, []string{i}},
 
 		{"sock_connect", []string{i, i, i}, []string{i}},
+
+		{"surface_create", []string{i, i, i}, []string{i}},
+		{"surface_destroy", []string{i}, []string{i}},
+		{"surface_submit", []string{i, i, i}, []string{i}},
+		{"surface_write", []string{i, i, i, i, i, i, i}, []string{i}},
+		{"surface_present", []string{i}, []string{i}},
+		{"surface_present_blob", []string{i, l}, []string{i}},
+		{"surface_error", []string{i, i}, []string{i}},
 	}
 }

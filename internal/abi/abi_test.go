@@ -1,6 +1,9 @@
 package abi
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestConstantsTable checks the table against itself: names unique, values
 // unique and ordered within a group, error codes -1, -2, … without a gap,
@@ -18,6 +21,15 @@ func TestConstantsTable(t *testing.T) {
 			t.Errorf("%s listed twice", c.Name)
 		}
 		names[c.Name] = true
+		if c.Group == GroupRaster {
+			// Several families in one group (flags, opcodes, depth
+			// funcs, blend modes…): values repeat across them, and
+			// Lookup by value is meaningless. Names must start RASTER_.
+			if !strings.HasPrefix(c.Name, "RASTER_") {
+				t.Errorf("%s: raster constants are named RASTER_…", c.Name)
+			}
+			continue
+		}
 		if seen[c.Group] == nil {
 			seen[c.Group] = map[int64]string{}
 		} else if prev, dup := seen[c.Group][c.Value]; dup {

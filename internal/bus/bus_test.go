@@ -854,3 +854,31 @@ func TestPendingCalls(t *testing.T) {
 		t.Fatal("small set")
 	}
 }
+
+// TestServiceControlSubjects: reserved "$…" subjects other than "$sys."
+// (the compositor's "$wm.") may be published by an endpoint whose Allow
+// list names them literally; ">" does not grant them, and "$sys." stays
+// the kernel's.
+func TestServiceControlSubjects(t *testing.T) {
+	b, _ := newTestBus(t, Options{})
+	wm := register(t, b, "wm", 1, Permissions{Subscribe: Rules{Allow: []string{"$wm.>"}}}, MailboxConfig{})
+	subscribe(t, wm, "$wm.>", "")
+	all := register(t, b, "all", 2, Permissions{Publish: Rules{Allow: []string{">"}}}, MailboxConfig{})
+	lit := register(t, b, "lit", 3, Permissions{Publish: Rules{Allow: []string{"$wm.>", "$sys.>"}, Deny: []string{"$wm.close"}}}, MailboxConfig{})
+	if err := all.Publish("$wm.move", Message{}); !errors.Is(err, api.ErrPermissionDenied) {
+		t.Fatalf("'>' granted $wm.move: %v", err)
+	}
+	if err := lit.Publish("$wm.move", Message{}); err != nil {
+		t.Fatalf("literal $wm.> refused: %v", err)
+	}
+	if err := lit.Publish("$wm.close", Message{}); !errors.Is(err, api.ErrPermissionDenied) {
+		t.Fatalf("denied $wm.close: %v", err)
+	}
+	if err := lit.Publish("$sys.process.x.crashed", Message{}); !errors.Is(err, api.ErrPermissionDenied) {
+		t.Fatalf("a module published on $sys.: %v", err)
+	}
+	m, err := wm.Mailbox().Recv(ctxTimeout(t, 5*time.Second))
+	if err != nil || m.Subject != "$wm.move" || m.From != "lit" {
+		t.Fatalf("got %+v, %v", m, err)
+	}
+}

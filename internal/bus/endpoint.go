@@ -255,7 +255,10 @@ func (e *Endpoint) route(subject, op string) (*route, error) {
 	if err != nil {
 		return nil, err
 	}
-	if reservedSubject(subject) {
+	// "$sys." is the kernel's alone. Other reserved subjects (the
+	// compositor's "$wm.") are services' control subjects: permitted only
+	// by an Allow pattern naming their first token literally.
+	if reservedSubject(subject) && (subject[0] != '$' || strings.HasPrefix(subject, SysPrefix) || !e.perms.Publish.literal(subject)) {
 		r.c.denied.Add(1)
 		return nil, b.deny(e, op, subject,
 			fmt.Errorf("%w: %q may not %s to reserved subject %q", ErrDenied, e.name, op, subject))
@@ -353,6 +356,35 @@ func (e *Endpoint) Send(to string, msg Message) error {
 		return fmt.Errorf("%w: %q", ErrNoEndpoint, to)
 	}
 	e.sentOK.Add(1)
+	return nil
+}
+
+// SendSys delivers msg directly from the kernel to the endpoint named
+// "#<id>" or by name, with a reserved label ("$sys.input.key") that no
+// module could send. It reports a full mailbox (ErrFull) and a missing
+// receiver (ErrNoEndpoint).
+func (b *Bus) SendSys(to string, msg Message) error {
+	if !strings.HasPrefix(msg.Subject, SysPrefix) {
+		return fmt.Errorf("%w subject %q: system messages are labelled %q…", ErrInvalid, msg.Subject, SysPrefix)
+	}
+	if len(msg.Data) > b.maxMsg {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(msg.Data), b.maxMsg)
+	}
+	t, ok := b.Lookup(to)
+	if !ok || t.closed.Load() {
+		return fmt.Errorf("%w: %q", ErrNoEndpoint, to)
+	}
+	msg.From, msg.Direct, msg.Blob = KernelName, true, nil
+	switch t.mb.push(msg, false) {
+	case pushed:
+	case pushedEvicted:
+		b.dropped(t, msg.Subject)
+	case pushDropped:
+		b.dropped(t, msg.Subject)
+		return fmt.Errorf("%w: %q", ErrFull, t.name)
+	default:
+		return fmt.Errorf("%w: %q", ErrNoEndpoint, to)
+	}
 	return nil
 }
 

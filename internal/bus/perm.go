@@ -39,6 +39,10 @@ func (r Rules) Permits(subject string) bool {
 	return false
 }
 
+// literal reports whether r permits a reserved subject: Permits already
+// requires an Allow pattern naming its first token literally.
+func (r Rules) literal(subject string) bool { return r.Permits(subject) }
+
 // Permissions is what an endpoint may do on the bus. The kernel builds it
 // from a module's manifest resolved against node policy. Treat a value as
 // immutable once passed to NewPermissions or Register.

@@ -107,10 +107,23 @@ type Grant struct {
 	Clock, Random         bool
 	Network               []string // reserved
 	Limits                Limits   // node ceilings; zero fields mean DefaultLimits
+	// Display is the largest surface the process may create (zero: no
+	// display); Input grants its window's input events.
+	Display Size
+	Input   bool
 	// Calls lists the library calls allowed: "*" (every declared
 	// dependency), "LIB" or "LIB.*" (every function of LIB), "LIB.FUNCTION".
 	Calls []string
 }
+
+// Size is a width and height in pixels.
+type Size struct{ Width, Height int }
+
+// Zero reports whether s is unset.
+func (s Size) Zero() bool { return s.Width == 0 && s.Height == 0 }
+
+// String is "WxH".
+func (s Size) String() string { return fmt.Sprintf("%dx%d", s.Width, s.Height) }
 
 // Dir maps a host directory to a guest path.
 type Dir struct {
@@ -138,6 +151,10 @@ type Set struct {
 	Dirs                  []Dir
 	Network               []string // reserved, not enforced yet
 	Limits                Limits
+	// Display is the largest surface the process may create; zero: the
+	// process has no display. Input: its window receives input events.
+	Display Size
+	Input   bool
 	// Calls are the libraries the process may call, sorted by library; see
 	// CallAllowed.
 	Calls []CallGrant
@@ -170,6 +187,8 @@ func Resolve(m *manifest.Manifest, g Grant) (Set, error) {
 			Random:  g.Random,
 			Dirs:    clone(g.Dirs),
 			Network: clone(g.Network),
+			Display: g.Display,
+			Input:   g.Input,
 			Limits:  ceiling,
 			Calls:   calls,
 			Notes:   notes,
@@ -197,6 +216,8 @@ func Resolve(m *manifest.Manifest, g Grant) (Set, error) {
 	s.Stdout = r.stdio("stdout", r.c.Stdout, g.Stdout)
 	s.Stderr = r.stdio("stderr", r.c.Stderr, g.Stderr)
 	s.Network = r.network(g.Network)
+	s.Display = r.display(g.Display)
+	s.Input = r.flag("input events", r.c.Input, g.Input, "--input")
 	s.Limits = r.limits(m.Limits, ceiling)
 	s.Calls = r.calls(g.Calls)
 	s.caller = m
@@ -286,6 +307,33 @@ func (r *resolver) flag(what string, requested, granted bool, flag string) bool 
 		r.note("%s is ignored: the module does not request %s", flag, what)
 	}
 	return requested && granted
+}
+
+// display resolves the surface size: the smaller of the module's max and
+// the grant, refused when the grant is below the module's min.
+func (r *resolver) display(granted Size) Size {
+	req := r.c.Display
+	switch {
+	case req == nil:
+		if !granted.Zero() {
+			r.note("--display %s is ignored: the module does not request a display", granted)
+		}
+		return Size{}
+	case granted.Zero() && req.Optional:
+		r.note("the module's optional display was not granted (--display WxH); it runs without one")
+		return Size{}
+	case granted.Zero():
+		r.deny("module %q requests a display (up to %dx%d) which was not granted (grant it with --display WxH)", r.m.Name, req.MaxWidth, req.MaxHeight)
+		return Size{}
+	case granted.Width < req.MinWidth || granted.Height < req.MinHeight:
+		r.deny("module %q needs a display of at least %dx%d, granted %s", r.m.Name, req.MinWidth, req.MinHeight, granted)
+		return Size{}
+	}
+	out := Size{min(req.MaxWidth, granted.Width), min(req.MaxHeight, granted.Height)}
+	if out != (Size{req.MaxWidth, req.MaxHeight}) {
+		r.note("display lowered from %dx%d to %s by the grant", req.MaxWidth, req.MaxHeight, out)
+	}
+	return out
 }
 
 func (r *resolver) stdio(name string, requested, granted bool) bool {

@@ -294,6 +294,9 @@ func (a *API) routes() {
 	})
 	// Prometheus metrics, collected at scrape time.
 	mux.Handle("GET /metrics", metrics.Handler(metricsSource{a.b}))
+	if a.b.Screen != nil {
+		a.screenRoutes()
+	}
 }
 
 // streamLogs serves a process's log lines as Server-Sent Events: "log"

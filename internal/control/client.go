@@ -303,3 +303,32 @@ func (c *Client) FollowLogs(ctx context.Context, name string, after uint64, fn f
 	}
 	return fmt.Errorf("logs of %s: %w: the stream ended (the node stopped or the process was removed)", name, api.ErrClosed)
 }
+
+// Screen describes the node's screen and its windows.
+func (c *Client) Screen(ctx context.Context) (api.ScreenInfo, error) {
+	var v api.ScreenInfo
+	return v, c.do(ctx, "GET", "/api/v1/screen", nil, &v)
+}
+
+// Screenshot returns a PNG of the screen (window "") or of one window.
+func (c *Client) Screenshot(ctx context.Context, window string) ([]byte, error) {
+	path := "/api/v1/screen.png"
+	if window != "" {
+		path += "?window=" + url.QueryEscape(window)
+	}
+	resp, err := c.send(ctx, "GET", path, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("control: screenshot: %w", err)
+	}
+	return b, nil
+}
+
+// Window changes a window.
+func (c *Client) Window(ctx context.Context, op api.WindowOp) error {
+	return c.do(ctx, "POST", "/api/v1/windows/"+url.PathEscape(op.Window), op, nil)
+}

@@ -111,6 +111,8 @@ type Backends struct {
 	Modules   Modules
 	// Cluster is the node's cluster membership; nil for a node alone.
 	Cluster Cluster
+	// Screen is the node's compositor; nil: no screen routes.
+	Screen Screen
 }
 
 // Cluster is the node's view of the cluster it is part of.

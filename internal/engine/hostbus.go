@@ -36,6 +36,9 @@ type Port interface {
 	BlobLen(blob int64) (int64, error)
 	BlobRead(blob int64, off int64, p []byte) (int, error)
 	BlobRelease(blob int64) error
+	// BlobView returns a held blob's bytes without copying and takes a
+	// reference that release gives back (surface_present_blob).
+	BlobView(blob int64) (data []byte, release func(), err error)
 }
 
 // Envelope kinds (internal/abi).

@@ -60,6 +60,19 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) (wapi.Module, error
 			}), h.params, h.results).
 			WithName(h.name).Export(h.name)
 	}
+	for _, h := range surfaceFunctions() {
+		fn := h.fn
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(wapi.GoModuleFunc(func(ctx context.Context, mod wapi.Module, stack []uint64) {
+				i := fromContext(ctx)
+				if i == nil || i.surfaces == nil { // no display granted
+					stack[0] = code(ErrCodeDenied)
+					return
+				}
+				fn(ctx, i, mod, stack)
+			}), h.params, h.results).
+			WithName(h.name).Export(h.name)
+	}
 	for _, h := range serveFunctions() {
 		fn := h.fn
 		b.NewFunctionBuilder().

@@ -20,6 +20,7 @@ import (
 	"github.com/orbitalfoundation/orbital/api"
 	"github.com/orbitalfoundation/orbital/internal/capability"
 	ofs "github.com/orbitalfoundation/orbital/internal/fs"
+	"github.com/orbitalfoundation/orbital/internal/raster"
 	"github.com/orbitalfoundation/orbital/internal/wasi"
 )
 
@@ -78,6 +79,7 @@ type Instance struct {
 
 	fns       map[string]wapi.Function // export cache; touched only by the calling goroutine
 	wasi      *wasi.State              // the guest's system interface: descriptors, clocks, sockets
+	surfaces  *raster.Set              // the guest's surfaces; nil without a display grant
 	listeners []string                 // addresses the host listens on for the guest
 	deadline  time.Duration
 	killOnce  sync.Once
@@ -153,6 +155,9 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *I
 		config:   spec.Config,
 		frame:    Frame{Name: spec.Name},
 		cs:       callState{linker: spec.Linker},
+	}
+	if d := caps.Display; !d.Zero() {
+		i.surfaces = raster.NewSet(raster.Limits{MaxWidth: d.Width, MaxHeight: d.Height}, i.mem)
 	}
 	if w := spec.Worker; w != nil {
 		w.inst = i
@@ -513,8 +518,14 @@ func (i *Instance) Close(ctx context.Context) error {
 		err = i.mod.Close(ctx)
 	}
 	i.closeMounts()
+	if i.surfaces != nil {
+		i.surfaces.Close()
+	}
 	return err
 }
+
+// Surfaces returns the instance's surfaces, or nil when it has no display.
+func (i *Instance) Surfaces() *raster.Set { return i.surfaces }
 
 var monoStart = time.Now()
 

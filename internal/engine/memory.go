@@ -11,10 +11,13 @@ import (
 // reports its current size without locking, and counts refused grows (the
 // guest sees memory.grow return -1; the host sees DeniedGrows).
 type memory struct {
-	limit  uint64 // bytes
-	buf    []byte
-	size   atomic.Uint64
-	denied atomic.Uint64
+	limit uint64 // bytes
+	buf   []byte
+	// reserved is what the process's surfaces take from the same limit
+	// (raster.Budget): linear memory and surfaces share it.
+	reserved atomic.Int64
+	size     atomic.Uint64
+	denied   atomic.Uint64
 }
 
 var _ experimental.LinearMemory = (*memory)(nil)
@@ -22,7 +25,7 @@ var _ experimental.LinearMemory = (*memory)(nil)
 // Reallocate grows the buffer to size bytes, or returns nil past the limit.
 // Wasm memories only grow, so bytes past len were never written and are zero.
 func (m *memory) Reallocate(size uint64) []byte {
-	if size > m.limit {
+	if size+uint64(m.reserved.Load()) > m.limit {
 		m.denied.Add(1)
 		return nil
 	}
@@ -44,3 +47,19 @@ func (m *memory) Free() {
 	m.buf = nil
 	m.size.Store(0)
 }
+
+// Reserve implements raster.Budget: n bytes of the limit for surfaces.
+func (m *memory) Reserve(n int64) bool {
+	for {
+		r := m.reserved.Load()
+		if uint64(r+n)+m.size.Load() > m.limit {
+			return false
+		}
+		if m.reserved.CompareAndSwap(r, r+n) {
+			return true
+		}
+	}
+}
+
+// Release implements raster.Budget.
+func (m *memory) Release(n int64) { m.reserved.Add(-n) }

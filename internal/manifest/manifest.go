@@ -186,6 +186,23 @@ type Capabilities struct {
 	Random  bool        `json:"random"`
 	Network []string    `json:"network,omitempty"` // tcp://HOST:PORT (dial) and tcp-listen://HOST:PORT (listen) requests
 	FS      []FSRequest `json:"fs,omitempty"`
+	// Display asks for surfaces to draw into ([capabilities.display]);
+	// nil: none.
+	Display *DisplayRequest `json:"display,omitempty"`
+	// Input asks for the keyboard, pointer and touch events of the
+	// module's window while it has the focus.
+	Input bool `json:"input"`
+}
+
+// DisplayRequest is the size range of the surfaces a module asks for:
+// Max bounds every surface it creates; the operator's grant may lower it,
+// but not below Min.
+type DisplayRequest struct {
+	MinWidth  int  `json:"min_width,omitempty"`
+	MinHeight int  `json:"min_height,omitempty"`
+	MaxWidth  int  `json:"max_width"`
+	MaxHeight int  `json:"max_height"`
+	Optional  bool `json:"optional,omitempty"` // without a grant the module runs with no display
 }
 
 // FSRequest asks for a file-system area at a guest path.

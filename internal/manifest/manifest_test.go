@@ -320,7 +320,7 @@ func TestParseInvalid(t *testing.T) {
 		{"net bad address", header + "[capabilities.net]\nlisten = [\"127.0.0.1\"]\n", 5, `capabilities.net.listen[0]: "127.0.0.1": want HOST:PORT, PORT a number or *`},
 		{"net unknown key", header + "[capabilities.net]\ndial = []\n", 5, "capabilities.net.dial: unknown key (allowed keys: connect, listen)"},
 		{"network no scheme", header + "[capabilities]\nnetwork = [\"example.com:443\"]\n", 5, `capabilities.network[0]: "example.com:443" has no scheme`},
-		{"capabilities unknown", header + "[capabilities]\nfilesystem = []\n", 5, "capabilities.filesystem: unknown key (allowed keys: args, env, stdin, stdout, stderr, clock, random, network, net, fs)"},
+		{"capabilities unknown", header + "[capabilities]\nfilesystem = []\n", 5, "capabilities.filesystem: unknown key (allowed keys: args, env, stdin, stdout, stderr, clock, random, network, net, input, display, fs)"},
 
 		// File system.
 		{"fs access", header + "[[capabilities.fs]]\npath = \"/data\"\naccess = \"rx\"\n", 6, `capabilities.fs[0].access: must be "ro" or "rw", got "rx"`},

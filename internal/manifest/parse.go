@@ -543,6 +543,10 @@ func (d *decoder) capabilities(t *table) Capabilities {
 		}
 		nt.finish()
 	}
+	c.Input = t.boolean("input", false)
+	if dt := t.sub("display"); dt != nil {
+		c.Display = d.display(dt)
+	}
 	if fs, ok := t.tables("fs"); ok {
 		c.FS = []FSRequest{}
 		seen := map[string]string{} // guest path -> key of first request
@@ -561,6 +565,44 @@ func (d *decoder) capabilities(t *table) Capabilities {
 	}
 	t.finish()
 	return c
+}
+
+// MaxDisplaySide is the largest surface side a manifest may ask for.
+const MaxDisplaySide = 8192
+
+// ParseDisplaySize parses "WxH" (a display size: 1..MaxDisplaySide each).
+func ParseDisplaySize(s string) (w, h int, err error) {
+	var rest string
+	n, _ := fmt.Sscanf(s, "%dx%d%s", &w, &h, &rest)
+	if n != 2 || w <= 0 || h <= 0 || w > MaxDisplaySide || h > MaxDisplaySide || fmt.Sprintf("%dx%d", w, h) != s {
+		return 0, 0, fmt.Errorf("%q: want WIDTHxHEIGHT, each 1 to %d (\"640x480\")", s, MaxDisplaySide)
+	}
+	return w, h, nil
+}
+
+func (d *decoder) display(t *table) *DisplayRequest {
+	r := &DisplayRequest{}
+	t.require("max")
+	if s, ok := t.str("max"); ok {
+		w, h, err := ParseDisplaySize(s)
+		if err != nil {
+			d.errorf(t.key("max"), "%v", err)
+		}
+		r.MaxWidth, r.MaxHeight = w, h
+	}
+	if s, ok := t.str("min"); ok {
+		w, h, err := ParseDisplaySize(s)
+		switch {
+		case err != nil:
+			d.errorf(t.key("min"), "%v", err)
+		case r.MaxWidth > 0 && (w > r.MaxWidth || h > r.MaxHeight):
+			d.errorf(t.key("min"), "min %s is larger than max %dx%d", s, r.MaxWidth, r.MaxHeight)
+		}
+		r.MinWidth, r.MinHeight = w, h
+	}
+	r.Optional = t.boolean("optional", false)
+	t.finish()
+	return r
 }
 
 func (d *decoder) fsRequest(t *table) (FSRequest, bool) {

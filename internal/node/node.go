@@ -8,6 +8,7 @@
 //	node/trigger      subject relays, HTTP routes, schedules, first calls
 //	node/modules      the installed modules: install, upgrade, remove, previews
 //	node/health       the node's health and its $sys events
+//	node/screen       the compositor, its displays and $wm. window management
 //	cluster           the node in a cluster of nodes over NATS
 //	install           the trust gate every package passes
 //	registry          the device's installed modules on disk
@@ -38,6 +39,7 @@ import (
 	"github.com/orbitalfoundation/orbital/internal/node/health"
 	"github.com/orbitalfoundation/orbital/internal/node/modules"
 	"github.com/orbitalfoundation/orbital/internal/node/runner"
+	"github.com/orbitalfoundation/orbital/internal/node/screen"
 	"github.com/orbitalfoundation/orbital/internal/node/table"
 	"github.com/orbitalfoundation/orbital/internal/node/trigger"
 )
@@ -52,6 +54,7 @@ type Node struct {
 	mods    *modules.Modules
 	bus     *Bus
 	cl      *cluster.Cluster // nil for a node alone
+	scr     *screen.Screen
 	started time.Time
 }
 
@@ -82,12 +85,17 @@ func Start(ctx context.Context, cfg *config.Config, home string, log *slog.Logge
 	// node's records about it) is also kept in that process's log ring.
 	logs := logring.New(0, 0)
 	log = slog.New(logs.Handler(log.Handler()))
-	k, err := orbital.NewKernel(ctx, orbital.NewConfig().WithHome(home).WithLogger(log).
-		WithMaxMessage(cfg.MaxMessage).WithMaxRunning(cfg.MaxRunning))
+	scr, err := screen.New(cfg.Screen, log)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{k: k, log: log, tab: table.NewTable(), started: time.Now()}
+	k, err := orbital.NewKernel(ctx, orbital.NewConfig().WithHome(home).WithLogger(log).
+		WithMaxMessage(cfg.MaxMessage).WithMaxRunning(cfg.MaxRunning).WithScreen(scr.Compositor()))
+	if err != nil {
+		_ = scr.Close()
+		return nil, err
+	}
+	n := &Node{k: k, log: log, tab: table.NewTable(), started: time.Now(), scr: scr}
 	var closers []func()
 	fail := func(err error) (*Node, error) {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -101,6 +109,10 @@ func Start(ctx context.Context, cfg *config.Config, home string, log *slog.Logge
 		return fail(err)
 	}
 	closers = append(closers, ctl.Close)
+	closers = append(closers, func() { _ = scr.Close() })
+	if err := scr.Serve(k); err != nil {
+		return fail(err)
+	}
 	n.bus = &Bus{k: k, ctl: ctl}
 	n.run = runner.New(k, n.tab, cfg, log, logs)
 	closers = append(closers, func() { _ = n.run.Close(context.Background()) })
@@ -208,8 +220,12 @@ func (n *Node) Close(ctx context.Context) error {
 		err = errors.Join(err, n.cl.Close(ctx))
 	}
 	n.bus.ctl.Close()
-	return errors.Join(err, n.mods.Close(), n.k.Close(ctx))
+	err = errors.Join(err, n.mods.Close(), n.k.Close(ctx))
+	return errors.Join(err, n.scr.Close())
 }
+
+// Screen is the node's screen: its compositor and displays.
+func (n *Node) Screen() *screen.Screen { return n.scr }
 
 // Done is closed when the node's supervision tree has ended.
 func (n *Node) Done() <-chan struct{} { return n.run.Done() }
@@ -238,7 +254,7 @@ func (n *Node) Health() api.NodeHealth {
 
 // Backends are the node's parts as the control API steers them.
 func (n *Node) Backends() control.Backends {
-	b := control.Backends{Node: n, Processes: n.run, Bus: n.bus, Libraries: n.k, Modules: n.mods}
+	b := control.Backends{Node: n, Processes: n.run, Bus: n.bus, Libraries: n.k, Modules: n.mods, Screen: n.scr.Compositor()}
 	if n.cl != nil {
 		b.Cluster = n.cl
 	}

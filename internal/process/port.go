@@ -322,6 +322,16 @@ func (p *Port) BlobRead(id, off int64, out []byte) (int, error) {
 	return n, err
 }
 
+// BlobView implements engine.Port.
+func (p *Port) BlobView(id int64) ([]byte, func(), error) {
+	b, err := p.blob(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.Retain()
+	return b.Bytes(), func() { _ = b.Release() }, nil
+}
+
 // BlobRelease implements engine.Port.
 func (p *Port) BlobRelease(id int64) error {
 	p.mu.Lock()

@@ -88,6 +88,63 @@ extern "C" {
 #define ORB_MAX_BINDINGS 4096  /* call_bind handles a process may hold; one more is ORB_ERR_LIMIT */
 #define ORB_MAX_LOG_LINE 16384 /* bytes of one log line; longer ones are truncated */
 
+/* Raster (docs/ABI.md, "Raster"): surface_create flags. */
+#define ORB_RASTER_WINDOW   1 /* the process's window: double-buffered, shown by the compositor */
+#define ORB_RASTER_DEPTH32F 2 /* a 32-bit float depth buffer */
+#define ORB_RASTER_DEPTH24  4 /* a 24-bit integer depth buffer */
+#define ORB_RASTER_PRESERVE 8 /* present copies the back buffer (it keeps its content) instead of swapping */
+
+/* Raster: command-list encoding. */
+#define ORB_RASTER_CMD_HEADER 8  /* u16 opcode, u16 reserved (0), u32 payload bytes */
+#define ORB_RASTER_VERTEX     40 /* f32 x y z w r g b a u v */
+
+/* Raster: command opcodes. */
+#define ORB_RASTER_CLEAR     1 /* u32 rgba, f32 depth, u32 mask */
+#define ORB_RASTER_DEPTH     2 /* u32 func, u32 write */
+#define ORB_RASTER_BLEND     3 /* u32 mode */
+#define ORB_RASTER_SCISSOR   4 /* i32 x, y, w, h (all 0: off) */
+#define ORB_RASTER_CULL      5 /* u32 mode */
+#define ORB_RASTER_TEXTURE   6 /* u32 surface (0: none), u32 filter, u32 wrap */
+#define ORB_RASTER_TRIANGLES 7 /* vertices, three per triangle */
+#define ORB_RASTER_INDEXED   8 /* u32 nvert, vertices, u32 indices (three per triangle) */
+#define ORB_RASTER_BLIT      9 /* u32 surface, i32 sx, sy, sw, sh, dx, dy, dw, dh */
+
+/* Raster: CLEAR mask. */
+#define ORB_RASTER_CLEAR_COLOR 1
+#define ORB_RASTER_CLEAR_DEPTH 2
+
+/* Raster: depth functions (a fragment passes when its depth compares so with the buffer's). */
+#define ORB_RASTER_ALWAYS   0 /* the default: no test */
+#define ORB_RASTER_NEVER    1
+#define ORB_RASTER_LESS     2
+#define ORB_RASTER_LEQUAL   3
+#define ORB_RASTER_EQUAL    4
+#define ORB_RASTER_GREATER  5
+#define ORB_RASTER_GEQUAL   6
+#define ORB_RASTER_NOTEQUAL 7
+
+/* Raster: blend modes, on premultiplied colours. */
+#define ORB_RASTER_BLEND_NONE     0 /* replace (the default) */
+#define ORB_RASTER_BLEND_OVER     1 /* source-over */
+#define ORB_RASTER_BLEND_ADD      2 /* additive, saturating */
+#define ORB_RASTER_BLEND_MULTIPLY 3
+#define ORB_RASTER_BLEND_SCREEN   4
+
+/* Raster: face culling (y points down: clockwise on screen is a back face). */
+#define ORB_RASTER_CULL_NONE  0 /* the default */
+#define ORB_RASTER_CULL_BACK  1 /* drop clockwise-on-screen triangles */
+#define ORB_RASTER_CULL_FRONT 2 /* drop counter-clockwise-on-screen triangles */
+
+/* Raster: texture filter and wrap. */
+#define ORB_RASTER_NEAREST 0
+#define ORB_RASTER_LINEAR  1
+#define ORB_RASTER_CLAMP   0
+#define ORB_RASTER_REPEAT  1
+
+/* Raster: limits. */
+#define ORB_RASTER_MAX_SIDE  8192    /* the largest surface side in pixels */
+#define ORB_RASTER_MAX_COORD 1048576 /* the largest |x| or |y| of a vertex in pixels (2^20) */
+
 /* ---- the imports ------------------------------------------------------- */
 
 #define ORB_IMPORT(name) __attribute__((import_module("orbital_v1"), import_name(name)))
@@ -119,6 +176,15 @@ ORB_IMPORT("call_size") int32_t orbital_call_size(void);
 ORB_IMPORT("config") int32_t orbital_config(void *buf, int32_t cap);
 /* sock_connect: dial a granted HOST:PORT; the connection's WASI fd is written at fd. */
 ORB_IMPORT("sock_connect") int32_t orbital_sock_connect(const void *addr, int32_t addr_len, int32_t *fd);
+/* Raster surfaces (need a display grant: ORB_ERR_DENIED otherwise). */
+ORB_IMPORT("surface_create") int32_t orbital_surface_create(int32_t width, int32_t height, uint32_t flags);
+ORB_IMPORT("surface_destroy") int32_t orbital_surface_destroy(int32_t surface);
+ORB_IMPORT("surface_submit") int32_t orbital_surface_submit(int32_t surface, const void *cmds, int32_t len);
+ORB_IMPORT("surface_write") int32_t orbital_surface_write(int32_t surface, int32_t x, int32_t y, int32_t w, int32_t h,
+                                                          const void *pixels, int32_t stride);
+ORB_IMPORT("surface_present") int32_t orbital_surface_present(int32_t surface);
+ORB_IMPORT("surface_present_blob") int32_t orbital_surface_present_blob(int32_t surface, int64_t blob);
+ORB_IMPORT("surface_error") int32_t orbital_surface_error(void *buf, int32_t cap);
 
 /* ---- the envelope ------------------------------------------------------ */
 
@@ -462,6 +528,146 @@ static inline int32_t orb_serve_grow(int32_t status, const void *res, size_t res
     }
 }
 #endif
+
+/* ---- raster surfaces -------------------------------------------------- */
+
+/*
+ * A frame is one command list built into a buffer of the caller's and one
+ * orbital_surface_submit (docs/ABI.md, "Raster"):
+ *
+ *     static uint8_t cmds[4096];
+ *     int32_t win = orbital_surface_create(320, 240, ORB_RASTER_WINDOW);
+ *     int32_t n = 0;
+ *     n = orb_cmd_clear(cmds, sizeof cmds, n, 0xffffffff, 1.0f, ORB_RASTER_CLEAR_COLOR);
+ *     n = orb_cmd_triangles(cmds, sizeof cmds, n, verts, 3);
+ *     if (n < 0) …                                  // the buffer was too small
+ *     orbital_surface_submit(win, cmds, n);
+ *     orbital_surface_present(win);
+ *
+ * Each orb_cmd_* appends one command at offset len and returns the new
+ * length, or -1 when it does not fit in cap (or len is already -1, so a
+ * chain of calls needs one check at the end). Every list starts from the
+ * defaults: depth ORB_RASTER_ALWAYS without write, ORB_RASTER_BLEND_NONE,
+ * no scissor, ORB_RASTER_CULL_NONE, no texture.
+ */
+
+/* A vertex: x, y in surface pixels (y down), z the depth in [0, 1], w the
+ * clip-space w (1 for 2D; triangles with a w <= 0 are dropped), a straight
+ * (not premultiplied) colour in [0, 1], texture coordinates u, v. */
+typedef struct orb_vertex {
+    float x, y, z, w;
+    float r, g, b, a;
+    float u, v;
+} orb_vertex;
+
+typedef char orb__vertex_size[sizeof(orb_vertex) == ORB_RASTER_VERTEX ? 1 : -1];
+
+/* orb__cmd writes a header for a payload of n bytes and returns where the
+ * payload goes, or NULL when it does not fit. */
+static inline uint8_t *orb__cmd(uint8_t *buf, size_t cap, int32_t len, uint16_t op, size_t n) {
+    if (len < 0 || (size_t)len > cap || n > cap - (size_t)len || cap - (size_t)len - n < ORB_RASTER_CMD_HEADER ||
+        (size_t)len + ORB_RASTER_CMD_HEADER + n > INT32_MAX)
+        return NULL;
+    uint8_t *p = buf + len;
+    uint16_t hdr[2] = {op, 0};
+    uint32_t pn = (uint32_t)n;
+    memcpy(p, hdr, sizeof hdr);
+    memcpy(p + 4, &pn, sizeof pn);
+    return p + ORB_RASTER_CMD_HEADER;
+}
+
+/* orb__cmd_u32 appends a command whose payload is k 32-bit words. */
+static inline int32_t orb__cmd_u32(uint8_t *buf, size_t cap, int32_t len, uint16_t op, const uint32_t *w, size_t k) {
+    uint8_t *p = orb__cmd(buf, cap, len, op, 4 * k);
+    if (p == NULL) return -1;
+    memcpy(p, w, 4 * k);
+    return len + ORB_RASTER_CMD_HEADER + (int32_t)(4 * k);
+}
+
+/* orb_cmd_clear fills the colour buffer with rgba (straight alpha, R in the
+ * low byte: 0xAABBGGRR) and/or the depth buffer with depth, as mask
+ * (ORB_RASTER_CLEAR_COLOR | ORB_RASTER_CLEAR_DEPTH) says. */
+static inline int32_t orb_cmd_clear(uint8_t *buf, size_t cap, int32_t len, uint32_t rgba, float depth, uint32_t mask) {
+    uint32_t w[3] = {rgba, 0, mask};
+    memcpy(&w[1], &depth, 4);
+    return orb__cmd_u32(buf, cap, len, ORB_RASTER_CLEAR, w, 3);
+}
+
+/* orb_cmd_depth sets the depth test (ORB_RASTER_ALWAYS … _NOTEQUAL) and
+ * whether passing fragments write their depth (0 or 1). */
+static inline int32_t orb_cmd_depth(uint8_t *buf, size_t cap, int32_t len, uint32_t fn, int write) {
+    uint32_t w[2] = {fn, write ? 1u : 0u};
+    return orb__cmd_u32(buf, cap, len, ORB_RASTER_DEPTH, w, 2);
+}
+
+/* orb_cmd_blend sets the blend mode (ORB_RASTER_BLEND_*). */
+static inline int32_t orb_cmd_blend(uint8_t *buf, size_t cap, int32_t len, uint32_t mode) {
+    return orb__cmd_u32(buf, cap, len, ORB_RASTER_BLEND, &mode, 1);
+}
+
+/* orb_cmd_cull sets face culling (ORB_RASTER_CULL_*). */
+static inline int32_t orb_cmd_cull(uint8_t *buf, size_t cap, int32_t len, uint32_t mode) {
+    return orb__cmd_u32(buf, cap, len, ORB_RASTER_CULL, &mode, 1);
+}
+
+/* orb_cmd_scissor limits drawing (and clears) to a rectangle; all 0: off. */
+static inline int32_t orb_cmd_scissor(uint8_t *buf, size_t cap, int32_t len, int32_t x, int32_t y, int32_t w,
+                                      int32_t h) {
+    uint32_t a[4] = {(uint32_t)x, (uint32_t)y, (uint32_t)w, (uint32_t)h};
+    return orb__cmd_u32(buf, cap, len, ORB_RASTER_SCISSOR, a, 4);
+}
+
+/* orb_cmd_texture binds surface (0: none) for the triangles that follow. */
+static inline int32_t orb_cmd_texture(uint8_t *buf, size_t cap, int32_t len, uint32_t surface, uint32_t filter,
+                                      uint32_t wrap) {
+    uint32_t w[3] = {surface, filter, wrap};
+    return orb__cmd_u32(buf, cap, len, ORB_RASTER_TEXTURE, w, 3);
+}
+
+/* orb_cmd_triangles draws n / 3 triangles of the n vertices at v. */
+static inline int32_t orb_cmd_triangles(uint8_t *buf, size_t cap, int32_t len, const orb_vertex *v, size_t n) {
+    if (n > (size_t)INT32_MAX / ORB_RASTER_VERTEX) return -1;
+    uint8_t *p = orb__cmd(buf, cap, len, ORB_RASTER_TRIANGLES, n * ORB_RASTER_VERTEX);
+    if (p == NULL) return -1;
+    if (n) memcpy(p, v, n * ORB_RASTER_VERTEX);
+    return len + ORB_RASTER_CMD_HEADER + (int32_t)(n * ORB_RASTER_VERTEX);
+}
+
+/* orb_cmd_indexed draws ni / 3 triangles whose corners are indices into the
+ * nv vertices at v. */
+static inline int32_t orb_cmd_indexed(uint8_t *buf, size_t cap, int32_t len, const orb_vertex *v, size_t nv,
+                                      const uint32_t *idx, size_t ni) {
+    if (nv > (size_t)INT32_MAX / ORB_RASTER_VERTEX || ni > (size_t)INT32_MAX / 4) return -1;
+    size_t n = 4 + nv * ORB_RASTER_VERTEX + 4 * ni;
+    uint8_t *p = orb__cmd(buf, cap, len, ORB_RASTER_INDEXED, n);
+    if (p == NULL) return -1;
+    uint32_t count = (uint32_t)nv;
+    memcpy(p, &count, 4);
+    if (nv) memcpy(p + 4, v, nv * ORB_RASTER_VERTEX);
+    if (ni) memcpy(p + 4 + nv * ORB_RASTER_VERTEX, idx, 4 * ni);
+    return len + ORB_RASTER_CMD_HEADER + (int32_t)n;
+}
+
+/* orb_cmd_blit copies the rectangle (sx, sy, sw, sh) of surface onto
+ * (dx, dy, dw, dh), scaling with nearest sampling, blended with the
+ * current mode. */
+static inline int32_t orb_cmd_blit(uint8_t *buf, size_t cap, int32_t len, uint32_t surface, int32_t sx, int32_t sy,
+                                   int32_t sw, int32_t sh, int32_t dx, int32_t dy, int32_t dw, int32_t dh) {
+    uint32_t w[9] = {surface,      (uint32_t)sx, (uint32_t)sy, (uint32_t)sw, (uint32_t)sh,
+                     (uint32_t)dx, (uint32_t)dy, (uint32_t)dw, (uint32_t)dh};
+    return orb__cmd_u32(buf, cap, len, ORB_RASTER_BLIT, w, 9);
+}
+
+/* orb_surface_error writes the message of the last failed surface call to
+ * buf (cap > 0) as a NUL-terminated string (empty when it does not fit in
+ * cap - 1 bytes) and returns its length. */
+static inline int32_t orb_surface_error(char *buf, size_t cap) {
+    if (cap == 0) return ORB_ERR_INVALID;
+    if (cap - 1 > INT32_MAX) cap = (size_t)INT32_MAX + 1;
+    int32_t n = orbital_surface_error(buf, (int32_t)(cap - 1));
+    buf[n > 0 && (size_t)n < cap ? n : 0] = 0;
+    return n;
+}
 
 /* ---- configuration ----------------------------------------------------- */
 

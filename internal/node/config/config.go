@@ -59,7 +59,26 @@ type Config struct {
 
 	Processes []Process
 
+	// Screen is the node's [screen]: the compositor's size and rate and
+	// the displays it shows on. Always set (the defaults: 1280x720, 60
+	// fps, no native display — the admin panel's Screen view and
+	// `orbital screenshot` still show it).
+	Screen Screen
+
 	pendingExport []string // [bus] export until a cluster is set
+}
+
+// Screen is the [screen] section.
+type Screen struct {
+	Width, Height int
+	FPS           int
+	// Displays are the native displays to open: "x11" (a window on the
+	// X server X11, default $DISPLAY; in builds with -tags x11, such as
+	// bin/orbital-server), "fbdev" (the Linux framebuffer Fbdev, default
+	// /dev/fb0).
+	Displays []string
+	X11      string
+	Fbdev    string
 }
 
 // Process is one [[process]] of the node configuration.
@@ -117,6 +136,13 @@ type rawConfig struct {
 	Bus struct {
 		Export []string `toml:"export"`
 	} `toml:"bus"`
+	Screen *struct {
+		Size     string   `toml:"size"`
+		FPS      int      `toml:"fps"`
+		Displays []string `toml:"displays"`
+		X11      string   `toml:"x11"`
+		Fbdev    string   `toml:"fbdev"`
+	} `toml:"screen"`
 	Supervisor struct {
 		Strategy    string `toml:"strategy"`
 		MaxRestarts *int   `toml:"max_restarts"`
@@ -136,6 +162,8 @@ type rawConfig struct {
 		OpenFiles int               `toml:"open_files"`
 		Calls     []string          `toml:"calls"`
 		Net       []string          `toml:"net"`
+		Display   string            `toml:"display"`
+		Input     bool              `toml:"input"`
 		Config    any               `toml:"config"`
 		Node      string            `toml:"node"`
 	} `toml:"process"`
@@ -166,6 +194,32 @@ func Parse(data []byte, source, dir, home string) (*Config, error) {
 		LogLevel: "info", Strategy: supervisor.OneForOne, MaxRestarts: 5, Within: 10 * time.Second}
 	bad := func(key, format string, args ...any) error {
 		return fmt.Errorf("%s: %s: %w: %s", source, key, api.ErrInvalid, fmt.Sprintf(format, args...))
+	}
+	c.Screen = Screen{Width: 1280, Height: 720, FPS: 60, Fbdev: "/dev/fb0"}
+	if sc := raw.Screen; sc != nil {
+		if sc.Size != "" {
+			sz, err := orbital.ParseSize(sc.Size)
+			if err != nil {
+				return nil, bad("screen.size", "%v", err)
+			}
+			c.Screen.Width, c.Screen.Height = sz.Width, sz.Height
+		}
+		if sc.FPS < 0 || sc.FPS > 240 {
+			return nil, bad("screen.fps", "%d: want 1 to 240", sc.FPS)
+		}
+		if sc.FPS > 0 {
+			c.Screen.FPS = sc.FPS
+		}
+		for i, d := range sc.Displays {
+			if d != "x11" && d != "fbdev" {
+				return nil, bad(fmt.Sprintf("screen.displays[%d]", i), "%q: want \"x11\" or \"fbdev\" (the browser view is always there)", d)
+			}
+		}
+		c.Screen.Displays = sc.Displays
+		c.Screen.X11 = sc.X11
+		if sc.Fbdev != "" {
+			c.Screen.Fbdev = sc.Fbdev
+		}
 	}
 	n := raw.Node
 	if n.Control != "" {
@@ -340,6 +394,14 @@ func Parse(data []byte, source, dir, home string) (*Config, error) {
 			}
 		}
 		pc.Grant.Network = p.Net
+		if p.Display != "" {
+			sz, err := orbital.ParseSize(p.Display)
+			if err != nil {
+				return nil, bad(key+".display", "%v", err)
+			}
+			pc.Grant.Display = sz
+		}
+		pc.Grant.Input = p.Input
 		cfg, cfgJSON, cerr := moduleConfig(p.Config)
 		if cerr != nil {
 			return nil, bad(key+".config"+cerr.key, "%s", cerr.msg)
