@@ -131,3 +131,36 @@ func TestScreenDenials(t *testing.T) {
 		}
 	}
 }
+
+// TestScreenPresentBlob: a guest shows a blob as its frame without a
+// copy; the surface holds the blob while it is shown, and the blob is
+// freed when the process ends.
+func TestScreenPresentBlob(t *testing.T) {
+	k, c, _ := screenKernel(t)
+	ctx := context.Background()
+	m, err := k.LoadFile(ctx, testwasm.Path(t, "rasterblob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := k.Spawn(ctx, m, orbital.SpawnOptions{Grant: orbital.Grant{Display: orbital.Size{Width: 4, Height: 4}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the blob frame", func() bool {
+		w := c.Info().Windows
+		return len(w) == 1 && w[0].Presents == 1
+	})
+	img, err := c.Snapshot("rasterblob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, b := [4]byte(img.Pix[0:4]), [4]byte(img.Pix[12*4:13*4]); g != [4]byte{0, 255, 0, 255} || b != [4]byte{0, 0, 255, 255} {
+		t.Fatalf("frame pixels %v %v", g, b)
+	}
+	if n, _ := k.Blobs(); n != 1 {
+		t.Fatalf("%d blobs while shown (the guest released its handle; the surface holds one)", n)
+	}
+	p.Kill(nil)
+	_, _ = p.Wait(ctx)
+	waitUntil(t, "the blob to be freed", func() bool { n, _ := k.Blobs(); return n == 0 })
+}

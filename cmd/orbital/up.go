@@ -42,6 +42,11 @@ none) that other nodes join at --cluster-listen, routed to the embedded
 servers of --routes. Only the bus subjects in [bus] export and the
 libraries in [cluster] libraries are shared: nothing by default.
 
+Screen: processes granted a display (display = "WxH" in their [[process]])
+draw into windows the node's compositor shows in the admin panel's Screen
+view, in orbital screenshot and on the displays of [screen] (an X11
+window in bin/orbital-server, the Linux framebuffer); docs/SCREEN.md.
+
 Flags:
 `
 
