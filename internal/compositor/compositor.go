@@ -55,7 +55,7 @@ type Compositor struct {
 	damage   []image.Rectangle
 	displays []display.Display
 	raised   int // stacking counter
-	placed   int // cascade counter for new windows
+	placed   int // cascade counter for windows that fit nowhere
 
 	frameMu sync.Mutex // one composite at a time; guards screen and depth
 	screen  []byte
@@ -85,6 +85,7 @@ type Window struct {
 	hidden     bool
 	rect       image.Rectangle // where it was last composited
 	gone       bool
+	positioned bool // placed on the screen (first fit, or by Apply)
 
 	dirty    atomic.Bool
 	wmu      sync.Mutex
@@ -125,8 +126,6 @@ func (c *Compositor) Attach(ow orbital.Window) (detach func()) {
 	c.mu.Lock()
 	c.raised++
 	w.order = c.raised
-	c.placed++
-	w.x, w.y = 24+(c.placed%10)*36, 24+(c.placed%10)*28
 	c.windows = append(c.windows, w)
 	c.mu.Unlock()
 	w.set.OnChange(func(*raster.Surface) { w.changed() })
@@ -306,6 +305,7 @@ func (c *Compositor) Frame() {
 	c.mu.Lock()
 	dmg := c.damage
 	c.damage = nil
+	c.place()
 	ws := c.sorted()
 	layers := make([]layer, len(ws))
 	for i := len(ws) - 1; i >= 0; i-- { // front to back: assign keys
@@ -346,6 +346,51 @@ func (c *Compositor) Frame() {
 	for _, d := range displays {
 		if err := d.Show(f, rects); err != nil {
 			c.log.Warn("display failed", "display", d.Name(), "err", err)
+		}
+	}
+}
+
+// place gives each window that has just got its surface a position: the
+// first spot (scanning rows, 16-pixel steps) where it overlaps no placed
+// window and fits on the screen, else a cascade. c.mu is held.
+func (c *Compositor) place() {
+	for _, w := range c.windows {
+		if w.positioned {
+			continue
+		}
+		r, sf := w.screenRect()
+		if sf == nil {
+			continue
+		}
+		w.positioned = true
+		var taken []image.Rectangle
+		for _, o := range c.windows {
+			if o != w && o.positioned && !o.hidden {
+				if or, osf := o.screenRect(); osf != nil {
+					taken = append(taken, or.Inset(-8)) // a margin between windows
+				}
+			}
+		}
+		found := false
+		for y := 16; y+r.Dy() <= c.opt.Height && !found; y += 16 {
+			for x := 16; x+r.Dx() <= c.opt.Width; x += 16 {
+				cand := image.Rect(x, y, x+r.Dx(), y+r.Dy())
+				free := true
+				for _, t := range taken {
+					if cand.Overlaps(t) {
+						free = false
+						break
+					}
+				}
+				if free {
+					w.x, w.y, found = x, y, true
+					break
+				}
+			}
+		}
+		if !found {
+			c.placed++
+			w.x, w.y = 24+(c.placed%10)*36, 24+(c.placed%10)*28
 		}
 	}
 }
@@ -564,6 +609,9 @@ func (c *Compositor) Apply(op api.WindowOp) error {
 			return fmt.Errorf("%w: window position %d", api.ErrInvalid, *v)
 		}
 	}
+	if op.X != nil || op.Y != nil {
+		w.positioned = true
+	}
 	if op.X != nil {
 		w.x = *op.X
 	}
@@ -601,6 +649,7 @@ func (c *Compositor) Apply(op api.WindowOp) error {
 func (c *Compositor) Info() api.ScreenInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.place()
 	info := api.ScreenInfo{Width: c.opt.Width, Height: c.opt.Height, FPS: c.opt.FPS, Frames: c.frames.Load(), Displays: []string{}, Windows: []api.WindowInfo{}}
 	for _, d := range c.displays {
 		info.Displays = append(info.Displays, d.Name())
@@ -745,6 +794,7 @@ func (c *Compositor) inputLoop() {
 // in its surface's coordinates, if it was granted input.
 func (c *Compositor) route(ev display.Event) {
 	c.mu.Lock()
+	c.place()
 	if ev.Window != "" { // from a view of one window: its surface's coordinates
 		w, err := c.find(ev.Window)
 		if err != nil || w.set.Window() == nil {

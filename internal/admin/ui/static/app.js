@@ -89,6 +89,7 @@
     if (view === 'libraries') loadLibraries();
     if (view === 'nodes') loadNodes();
     render();
+    frames();
   }
   // go shows view through the address bar (so Back works).
   function go(view) {
@@ -561,11 +562,12 @@
         fill(w, [el('div', { class: 'loghead' }, el('h2', { text: state.app }), el('span', { 'data-app-state': '' }), v.stat, el('span', { class: 'grow' }),
           el('div', { class: 'actions', 'data-app-actions': '' })),
           el('p', { class: 'hint reason', 'data-app-reason': '' }),
-          el('div', { class: 'surface', 'data-surface': state.app }, el('span', { text: 'A display surface will appear here once the raster work lands.' })),
+          el('div', { class: 'surface', 'data-surface': state.app }),
           el('div', { class: 'outlabel', text: 'Output' }), v.box]);
         v.toEnd();
       }
     }
+    frames();
     if (!state.app) return;
     const p = state.byName.get(state.app), st = stateOf(state.app);
     const sb = w.querySelector('[data-app-state]'), acts = w.querySelector('[data-app-actions]');
@@ -584,6 +586,127 @@
     e.target.blur();
     if (name) openApp(name);
   });
+
+  // ---- screen: the compositor's frames on a canvas, input posted back ----
+  // frameView draws a frame stream (GET /api/v1/screen/stream, or one
+  // window's with win) on a new canvas in box until v.close(): records of
+  // u32 length, u16 x, y, w, h, screen w, h (little-endian), then a PNG of
+  // that rectangle. box.dataset.stream is live, none (404: no window) or
+  // down; a stream that fails or ends is retried every 3 s. v.n counts the
+  // batches drawn (a read's worth of records: about one composite).
+  function frameView(box, win) {
+    const ac = new AbortController(), v = { n: 0, close: () => ac.abort() };
+    const c = el('canvas', { tabindex: '0', 'data-frames': '0', 'aria-label': win ? 'Display of ' + win : 'The node\u2019s screen' }), g = c.getContext('2d');
+    const note = el('span', { class: 'note', text: 'connecting\u2026' });
+    const status = (s) => { box.dataset.stream = s; note.textContent = { live: '', none: 'no display surface', down: 'reconnecting\u2026' }[s]; };
+    box.dataset.stream = 'connecting';
+    box.replaceChildren(c, note);
+    frameInput(c, win);
+    (async () => {
+      while (!ac.signal.aborted) {
+        try {
+          const r = await fetch('/api/v1/screen/stream' + (win ? '?window=' + encodeURIComponent(win) : ''), { credentials: 'same-origin', signal: ac.signal });
+          status(r.ok ? 'live' : r.status === 404 ? 'none' : 'down');
+          if (!r.ok) continue;
+          const rd = r.body.getReader();
+          let buf = new Uint8Array(0);
+          for (;;) {
+            const { done, value } = await rd.read();
+            if (done) break;
+            if (buf.length) { const b = new Uint8Array(buf.length + value.length); b.set(buf); b.set(value, buf.length); buf = b; } else buf = value;
+            const jobs = []; // decoded in parallel, drawn in order
+            while (buf.length >= 16) {
+              const d = new DataView(buf.buffer, buf.byteOffset, 16), n = 4 + d.getUint32(0, true);
+              if (buf.length < n) break;
+              jobs.push([[0, 1, 2, 3, 4, 5].map((i) => d.getUint16(4 + 2 * i, true)), createImageBitmap(new Blob([buf.subarray(16, n)], { type: 'image/png' }))]);
+              buf = buf.subarray(n);
+            }
+            for (const [h, p] of jobs) {
+              const bm = await p;
+              if (c.width !== h[4] || c.height !== h[5]) { c.width = h[4]; c.height = h[5]; }
+              g.drawImage(bm, h[0], h[1]);
+              bm.close();
+            }
+            if (jobs.length) c.dataset.frames = ++v.n;
+          }
+          status('down');
+        } catch (_) { if (!ac.signal.aborted) status('down'); }
+        finally { if (!ac.signal.aborted) await new Promise((ok) => setTimeout(ok, 3000)); }
+      }
+    })();
+    return v;
+  }
+  // frameInput posts canvas c's pointer, wheel and key input: in screen
+  // coordinates, or with win in that window's surface coordinates (which
+  // focuses it). Moves are coalesced while a post is in flight.
+  function frameInput(c, win) {
+    const q = [];
+    let busy = false;
+    async function send(ev) {
+      if (win) ev.window = win;
+      const last = q[q.length - 1];
+      if (ev.action === 'move' && last && last.action === 'move') q[q.length - 1] = ev; else q.push(ev);
+      if (busy) return;
+      busy = true;
+      while (q.length) { try { await api('POST', '/api/v1/screen/input', q.shift()); } catch (_) { /* the window went away */ } }
+      busy = false;
+    }
+    const mods = (e) => (e.shiftKey ? 1 : 0) | (e.ctrlKey ? 2 : 0) | (e.altKey ? 4 : 0) | (e.metaKey ? 8 : 0);
+    const at = (e) => {
+      const b = c.getBoundingClientRect();
+      return { x: Math.floor(((e.clientX - b.left) * c.width) / b.width), y: Math.floor(((e.clientY - b.top) * c.height) / b.height), mods: mods(e) };
+    };
+    // The browser's buttons are left 1, right 2, middle 4; the kernel's left 1, middle 2, right 4.
+    const btns = (b) => (b & 1) | ((b & 4) >> 1) | ((b & 2) << 1);
+    for (const action of ['down', 'up', 'move']) {
+      c.addEventListener('pointer' + action, (e) => {
+        if (action === 'down') { c.focus({ preventScroll: true }); c.setPointerCapture(e.pointerId); }
+        if (action !== 'move') e.preventDefault();
+        const touch = e.pointerType === 'touch';
+        send(Object.assign({ type: touch ? 'touch' : 'pointer', action, buttons: btns(e.buttons) }, at(e),
+          touch ? { id: e.pointerId } : action === 'move' ? {} : { button: e.button + 1 }));
+      });
+    }
+    c.addEventListener('wheel', (e) => { e.preventDefault(); send(Object.assign({ type: 'pointer', action: 'wheel', dx: Math.round(e.deltaX), dy: Math.round(e.deltaY) }, at(e))); }, { passive: false });
+    for (const action of ['down', 'up']) {
+      c.addEventListener('key' + action, (e) => {
+        if (e.key === 'Tab') return; // keeps the keyboard's way out
+        e.preventDefault();
+        send({ type: 'key', action, key: e.key, code: e.keyCode, mods: mods(e) });
+      });
+    }
+    c.addEventListener('contextmenu', (e) => e.preventDefault());
+  }
+  // frames streams what is on screen: the Screen page's canvas and the
+  // shown app's window, only while their page is shown (so the node
+  // encodes frames only for an open page).
+  function frames() {
+    const on = !document.hidden, s = state.screen, box = on && state.view === 'apps' && document.querySelector('#app-window .surface'), f = state.appFrames;
+    if (f && f.box !== box) { f.v.close(); state.appFrames = null; }
+    if (box && !state.appFrames) state.appFrames = { box, v: frameView(box, box.dataset.surface) };
+    if (s && !(on && state.view === 'screen')) { s.v.close(); clearInterval(s.timer); state.screen = null; }
+    if (!state.screen && on && state.view === 'screen') {
+      state.screen = { v: frameView($('screen-box'), ''), n: 0, at: performance.now(), timer: setInterval(loadScreen, 2000) };
+      loadScreen();
+    }
+  }
+  document.addEventListener('visibilitychange', frames);
+  // loadScreen shows the screen's size, the frames received per second
+  // since the last look, and its windows (click one to focus it).
+  async function loadScreen() {
+    const s = state.screen;
+    let info;
+    try { info = await api('GET', '/api/v1/screen'); } catch (e) { $('screen-stat').textContent = e.message; return; }
+    if (s !== state.screen) return;
+    const now = performance.now(), fps = s.n || s.v.n ? (((s.v.n - s.n) * 1000) / (now - s.at)).toFixed(1) : '–';
+    Object.assign(s, { n: s.v.n, at: now });
+    $('screen-stat').textContent = info.width + '×' + info.height + ' · ' + fps + ' fps received · composited at up to ' + info.fps + ' fps' +
+      ' · displays: ' + (info.displays.join(', ') || 'none');
+    const wins = info.windows.filter((w) => w.visible);
+    fill($('screen-wins'), wins.length ? wins.map((w) => el('button', { type: 'button', class: 'chip' + (w.focused ? ' on' : ''), 'data-window': w.name, 'data-focused': String(w.focused),
+      title: 'Focus ' + w.name, onclick: () => api('POST', '/api/v1/windows/' + encodeURIComponent(w.name), { focus: true }).then(loadScreen, (e) => toast(e.message, true)),
+      text: w.name + ' ' + w.width + '×' + w.height + (w.focused ? ' · focus' : '') })) : ['none']);
+  }
 
   // ---- install from a URL: preview, then a permission prompt ----
   const blocking = (p) => /^(refused|cannot run): /.test(p);
