@@ -295,3 +295,21 @@ func waitFor(t *testing.T, ok func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestFirstFitPlacement: new windows are placed where they overlap no
+// other window while there is room, then cascade.
+func TestFirstFitPlacement(t *testing.T) {
+	c := New(Options{Width: 400, Height: 200})
+	defer c.Close()
+	for _, n := range []string{"a", "b", "c", "d"} {
+		newApp(t, c, n, 150, 150, 0, false)
+	}
+	ws := c.Info().Windows
+	rect := func(w api.WindowInfo) image.Rectangle { return image.Rect(w.X, w.Y, w.X+w.Width, w.Y+w.Height) }
+	if rect(ws[0]).Overlaps(rect(ws[1])) || !rect(ws[0]).In(image.Rect(0, 0, 400, 200)) || !rect(ws[1]).In(image.Rect(0, 0, 400, 200)) {
+		t.Fatalf("the first two windows overlap or leave the screen: %v %v", rect(ws[0]), rect(ws[1]))
+	}
+	if ws[2].X == 0 && ws[2].Y == 0 {
+		t.Fatalf("the third window was not placed: %+v", ws[2])
+	}
+}
