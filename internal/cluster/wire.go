@@ -113,11 +113,10 @@ func parseTimeout(h string, def, max time.Duration) time.Duration {
 	if err != nil || ms <= 0 {
 		return def
 	}
-	d := time.Duration(ms) * time.Millisecond
-	if d > max {
-		d = max
+	if ms > int64(max/time.Millisecond) { // also before multiplying: a huge header must not overflow
+		return max
 	}
-	return d
+	return time.Duration(ms) * time.Millisecond
 }
 
 // announcement is what a node says of itself on P.node.NODE, at every
