@@ -246,3 +246,46 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestParseScreen: [screen] and the display/input grants of a process,
+// and their errors (each names the key).
+func TestParseScreen(t *testing.T) {
+	c, err := Parse([]byte(`
+[screen]
+size = "800x600"
+fps = 24
+displays = ["fbdev"]
+fbdev = "/dev/fb1"
+[[process]]
+name = "cube"
+module = "cube"
+display = "320x240"
+input = true
+`), "n.toml", "/cfg", "/home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Screen{Width: 800, Height: 600, FPS: 24, Displays: []string{"fbdev"}, Fbdev: "/dev/fb1"}
+	if !reflect.DeepEqual(c.Screen, want) {
+		t.Fatalf("screen %+v", c.Screen)
+	}
+	if g := c.Processes[0].Grant; g.Display.Width != 320 || g.Display.Height != 240 || !g.Input {
+		t.Fatalf("grant %+v", g)
+	}
+	if d, _ := Parse([]byte("[node]\n"), "n.toml", "/cfg", "/home"); d.Screen.Width != 1280 || d.Screen.FPS != 60 || len(d.Screen.Displays) != 0 {
+		t.Fatalf("defaults %+v", d.Screen)
+	}
+	for _, bad := range []struct{ toml, key string }{
+		{"[screen]\nsize = \"800\"\n", "screen.size"},
+		{"[screen]\nsize = \"0x600\"\n", "screen.size"},
+		{"[screen]\nfps = 1000\n", "screen.fps"},
+		{"[screen]\ndisplays = [\"wayland\"]\n", "screen.displays[0]"},
+		{"[[process]]\nname = \"a\"\nmodule = \"a\"\ndisplay = \"huge\"\n", "process[0].display"},
+		{"[screen]\ncolour = 3\n", "screen.colour"},
+	} {
+		_, err := Parse([]byte(bad.toml), "n.toml", "/cfg", "/home")
+		if err == nil || !strings.Contains(err.Error(), bad.key) {
+			t.Errorf("%q: %v (want an error naming %s)", bad.toml, err, bad.key)
+		}
+	}
+}
