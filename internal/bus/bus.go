@@ -137,8 +137,9 @@ type Bus struct {
 	root  node
 	nsubs int
 
-	gen     atomic.Uint64 // bumped on every subscription change
-	bridge  bridgePtr     // carries messages to other nodes, or nil
+	gen     atomic.Uint64           // bumped on every subscription or device change
+	devMap  atomic.Pointer[devices] // device root → owner; see Own
+	bridge  bridgePtr               // carries messages to other nodes, or nil
 	watch   atomic.Pointer[func()]
 	routes  sync.Map // subject → *route
 	nroutes atomic.Int64
@@ -335,6 +336,9 @@ func (b *Bus) lookup(subject string) (*route, error) {
 	r.collect(&b.root, subject)
 	b.subMu.RUnlock()
 	r.filter(subject)
+	if dev, owner := b.device(subject); dev != "" {
+		r.filterDevice(dev, owner)
+	}
 	b.addBridge(r, subject)
 	r.c = b.counters(subject)
 	if b.nroutes.Add(1) > maxCachedRoutes {

@@ -189,6 +189,9 @@ func (e *Endpoint) SubscribeWith(pattern string, o SubOptions) (*Subscription, e
 		return nil, e.bus.deny(e, "subscribe", pattern,
 			fmt.Errorf("%w: %q may not subscribe to %q", ErrDenied, e.name, pattern))
 	}
+	if err := e.deviceSubscribeCheck(pattern); err != nil {
+		return nil, e.bus.deny(e, "subscribe", pattern, err)
+	}
 	mb := o.Mailbox
 	if mb == nil {
 		mb = e.mb
@@ -262,6 +265,10 @@ func (e *Endpoint) route(subject, op string) (*route, error) {
 		r.c.denied.Add(1)
 		return nil, b.deny(e, op, subject,
 			fmt.Errorf("%w: %q may not %s to reserved subject %q", ErrDenied, e.name, op, subject))
+	}
+	if err := e.deviceCheck(subject, op); err != nil {
+		r.c.denied.Add(1)
+		return nil, b.deny(e, op, subject, err)
 	}
 	if !e.c.mayPublish(subject) {
 		r.c.denied.Add(1)

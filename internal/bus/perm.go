@@ -65,6 +65,11 @@ type Permissions struct {
 	// reply subject (an inbox), so the original requester gets the answer.
 	// Only for the kernel's relaying endpoints (triggers), never modules.
 	Relay bool
+	// Devices are the devices (subject roots owned by a driver, see
+	// Bus.Own) whose subjects the endpoint may subscribe to and send
+	// requests into; AllDevices permits every device (the operator).
+	Devices    []string
+	AllDevices bool
 
 	c *compiled
 }
@@ -73,9 +78,10 @@ type Permissions struct {
 // and sending to any endpoint. It is meant for the kernel's and the CLI's
 // own endpoints, never for modules. Do not modify it.
 var AllowAll = Permissions{
-	Publish:   Rules{Allow: []string{">"}},
-	Subscribe: Rules{Allow: []string{">", SysPrefix + ">"}},
-	SendTo:    []string{"*"},
+	Publish:    Rules{Allow: []string{">"}},
+	Subscribe:  Rules{Allow: []string{">", SysPrefix + ">"}},
+	SendTo:     []string{"*"},
+	AllDevices: true,
 }
 
 // NewPermissions validates every pattern and name glob of p and returns a

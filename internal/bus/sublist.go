@@ -211,5 +211,26 @@ func (r *route) filter(subject string) {
 	r.groups = gs
 }
 
+// filterDevice drops the subscribers that do not hold device dev.
+func (r *route) filterDevice(dev string, owner *Endpoint) {
+	keep := func(list []*Subscription) []*Subscription {
+		out := list[:0]
+		for _, s := range list {
+			if s.ep.holds(dev, owner) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	r.subs = keep(r.subs)
+	gs := r.groups[:0]
+	for _, g := range r.groups {
+		if g.subs = keep(g.subs); len(g.subs) > 0 {
+			gs = append(gs, g)
+		}
+	}
+	r.groups = gs
+}
+
 // targets is the number of receivers a publish reaches.
 func (r *route) targets() int { return len(r.subs) + len(r.groups) }

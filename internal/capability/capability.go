@@ -111,6 +111,9 @@ type Grant struct {
 	// display); Input grants its window's input events.
 	Display Size
 	Input   bool
+	// Devices lists the devices (drivers, by name) the process may use:
+	// call their functions, subscribe to their subjects NAME.>.
+	Devices []string
 	// Calls lists the library calls allowed: "*" (every declared
 	// dependency), "LIB" or "LIB.*" (every function of LIB), "LIB.FUNCTION".
 	Calls []string
@@ -155,6 +158,8 @@ type Set struct {
 	// process has no display. Input: its window receives input events.
 	Display Size
 	Input   bool
+	// Devices are the devices the process may use, sorted.
+	Devices []string
 	// Calls are the libraries the process may call, sorted by library; see
 	// CallAllowed.
 	Calls []CallGrant
@@ -189,6 +194,7 @@ func Resolve(m *manifest.Manifest, g Grant) (Set, error) {
 			Network: clone(g.Network),
 			Display: g.Display,
 			Input:   g.Input,
+			Devices: sortedClone(g.Devices),
 			Limits:  ceiling,
 			Calls:   calls,
 			Notes:   notes,
@@ -218,6 +224,7 @@ func Resolve(m *manifest.Manifest, g Grant) (Set, error) {
 	s.Network = r.network(g.Network)
 	s.Display = r.display(g.Display)
 	s.Input = r.flag("input events", r.c.Input, g.Input, "--input")
+	s.Devices = r.devices(g.Devices)
 	s.Limits = r.limits(m.Limits, ceiling)
 	s.Calls = r.calls(g.Calls)
 	s.caller = m
@@ -333,6 +340,31 @@ func (r *resolver) display(granted Size) Size {
 	if out != (Size{req.MaxWidth, req.MaxHeight}) {
 		r.note("display lowered from %dx%d to %s by the grant", req.MaxWidth, req.MaxHeight, out)
 	}
+	return out
+}
+
+// devices resolves the devices: each requested one must be granted.
+func (r *resolver) devices(granted []string) []string {
+	var out []string
+	for _, d := range r.c.Devices {
+		if contains(granted, d) {
+			out = append(out, d)
+		} else {
+			r.deny("module %q uses device %q which was not granted (grant it with devices = [%q] in its node config)", r.m.Name, d, d)
+		}
+	}
+	for _, d := range granted {
+		if !contains(r.c.Devices, d) {
+			r.note("device %q is ignored: the module does not request it", d)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedClone(s []string) []string {
+	out := clone(s)
+	sort.Strings(out)
 	return out
 }
 
@@ -493,6 +525,11 @@ func validateGrant(g Grant) error {
 	for _, k := range sortedKeys(g.Env) {
 		if err := checkEnvName(k); err != nil {
 			bad("%v", err)
+		}
+	}
+	for _, d := range g.Devices {
+		if err := manifest.ValidateDeviceName(d); err != nil {
+			bad("devices: %v", err)
 		}
 	}
 	for _, c := range g.Calls {

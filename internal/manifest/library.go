@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"sort"
 
@@ -112,8 +113,8 @@ func (d *decoder) library(root *table, m *Manifest) {
 	present := root.has("exports")
 	if t := root.sub("exports"); t != nil {
 		switch {
-		case known && !isLib:
-			d.errorf(t.path, "only allowed when kind = %q (only libraries offer functions to other modules)", KindLibrary)
+		case known && !isLib && m.Kind != KindDriver:
+			d.errorf(t.path, "only allowed when kind = %q or %q (only libraries and drivers offer functions to other modules)", KindLibrary, KindDriver)
 		case len(t.m) == 0 && isLib:
 			d.errorf(t.path, "a library must export at least one function ([exports.NAME])")
 		}
@@ -125,6 +126,52 @@ func (d *decoder) library(root *table, m *Manifest) {
 	if t := root.sub("dependencies"); t != nil {
 		m.Dependencies = d.dependencies(t)
 	}
+	d.driver(root, m)
+}
+
+// DriverSpec is the [driver] table of a driver's manifest.
+type DriverSpec struct {
+	// Resources are the host paths the driver needs ("/dev/video0"),
+	// absolute and clean. It gets only those its node config grants.
+	Resources []string `json:"resources,omitempty"`
+}
+
+// driver decodes [driver] and checks a driver's name: a driver owns the
+// subjects NAME.> of its device, so its name is one subject token.
+func (d *decoder) driver(root *table, m *Manifest) {
+	known := m.Kind != ""
+	if m.Kind == KindDriver && m.Name != "" && !driverNameRE.MatchString(m.Name) {
+		d.errorf("name", "a driver's name is its device's name and the first token of the subjects it publishes: lowercase letters, digits and '-', starting with a letter (%q has '.' or '/')", m.Name)
+	}
+	t := root.sub("driver")
+	if t == nil {
+		return
+	}
+	if known && m.Kind != KindDriver {
+		d.errorf(t.path, "only allowed when kind = %q", KindDriver)
+	}
+	if list, ok := t.strings("resources"); ok {
+		for i, p := range list {
+			if !filepath.IsAbs(p) || filepath.Clean(p) != p {
+				d.errorf(elemPath(t.key("resources"), i), "%q: want an absolute, clean host path such as \"/dev/video0\"", p)
+				continue
+			}
+			m.Driver.Resources = append(m.Driver.Resources, p)
+		}
+	}
+	t.finish()
+}
+
+var driverNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+// ValidateDeviceName checks a device's name (a driver's name): one
+// subject token of lowercase letters, digits and '-', starting with a
+// letter, at most MaxNameLen characters.
+func ValidateDeviceName(s string) error {
+	if len(s) > MaxNameLen || !driverNameRE.MatchString(s) {
+		return fmt.Errorf("%q is not a device name (lowercase letters, digits and '-', starting with a letter)", s)
+	}
+	return nil
 }
 
 func (d *decoder) exports(t *table) map[string]Export {

@@ -148,6 +148,7 @@ type Manifest struct {
 	Bus          Bus             `json:"bus"`
 	Triggers     Triggers        `json:"triggers"`
 	Library      LibrarySpec     `json:"library,omitzero"` // kind "library" only
+	Driver       DriverSpec      `json:"driver,omitzero"`  // kind "driver" only
 	// Exports are the functions a library offers, keyed by Export.Name; see
 	// ExportList for a sorted list. Non-empty exactly for kind "library".
 	Exports map[string]Export `json:"exports,omitempty"`
@@ -192,6 +193,9 @@ type Capabilities struct {
 	// Input asks for the keyboard, pointer and touch events of the
 	// module's window while it has the focus.
 	Input bool `json:"input"`
+	// Devices are the devices (drivers, by name) the module uses: it may
+	// call their functions and subscribe to their subjects NAME.>.
+	Devices []string `json:"devices,omitempty"`
 }
 
 // DisplayRequest is the size range of the surfaces a module asks for:

@@ -216,7 +216,7 @@ func TestParseInvalid(t *testing.T) {
 		{"missing name", "version = \"1.0.0\"\nkind = \"app\"\n", 1, "name: missing (required)"},
 		{"missing version and kind", "\n\nname = \"x\"\n", 1, "version: missing (required)"},
 		{"name type", "version = \"1.0.0\"\nkind = \"app\"\nname = 5\n", 3, "name: must be a string, got integer"},
-		{"unknown top-level key", header + "\n\nauthor = \"me\"\n", 6, `author: unknown key (allowed keys: name, version, kind, description, entry, io, capabilities, limits, bus, triggers, library, exports, dependencies)`},
+		{"unknown top-level key", header + "\n\nauthor = \"me\"\n", 6, `author: unknown key (allowed keys: name, version, kind, description, entry, io, capabilities, limits, bus, triggers, library, exports, dependencies, driver)`},
 		{"unknown table", header + "[permissions]\nfs = true\n", 4, "permissions: unknown key"},
 
 		// Bus.
@@ -233,7 +233,12 @@ func TestParseInvalid(t *testing.T) {
 		{"library without exports", libHeader + "\n[library]\nstateful = true\n", 3, `kind: a library must export at least one function ([exports.NAME])`},
 		{"library empty exports", libHeader + "[exports]\n", 4, `exports: a library must export at least one function`},
 		{"library on an app", header + "\n[library]\nstateful = true\n", 5, `library: only allowed when kind = "library"`},
-		{"exports on an app", header + "[exports.gray]\nargs = \"bytes\"\n", 4, `exports: only allowed when kind = "library" (only libraries offer functions to other modules)`},
+		{"exports on an app", header + "[exports.gray]\nargs = \"bytes\"\n", 4, `exports: only allowed when kind = "library" or "driver" (only libraries and drivers offer functions to other modules)`},
+		{"driver table on an app", header + "[driver]\nresources = [\"/dev/video0\"]\n", 4, `driver: only allowed when kind = "driver"`},
+		{"driver name with a dot", "name = \"acme.cam\"\nversion = \"1.0.0\"\nkind = \"driver\"\n", 1, `name: a driver's name is its device's name`},
+		{"driver resource relative", "name = \"cam\"\nversion = \"1.0.0\"\nkind = \"driver\"\n[driver]\nresources = [\"dev/video0\"]\n", 5, `driver.resources[0]: "dev/video0": want an absolute, clean host path`},
+		{"device name bad", header + "[capabilities]\ndevices = [\"Cam.x\"]\n", 5, `capabilities.devices[0]: "Cam.x" is not a device name`},
+		{"device twice", header + "[capabilities]\ndevices = [\"cam\", \"cam\"]\n", 5, `capabilities.devices[1]: "cam" is listed twice`},
 		{"library instances with stateful", libHeader + libExport + "[library]\nstateful = true\ninstances = 2\n", 7, `library.instances: only allowed for a stateless library`},
 		{"library instances range", libHeader + libExport + "[library]\ninstances = 257\n", 6, `library.instances: must be between 1 and 256 (or 0 for the kernel default), got 257`},
 		{"library instances negative", libHeader + libExport + "[library]\ninstances = -1\n", 6, `library.instances: must be between 1 and 256`},
@@ -320,7 +325,7 @@ func TestParseInvalid(t *testing.T) {
 		{"net bad address", header + "[capabilities.net]\nlisten = [\"127.0.0.1\"]\n", 5, `capabilities.net.listen[0]: "127.0.0.1": want HOST:PORT, PORT a number or *`},
 		{"net unknown key", header + "[capabilities.net]\ndial = []\n", 5, "capabilities.net.dial: unknown key (allowed keys: connect, listen)"},
 		{"network no scheme", header + "[capabilities]\nnetwork = [\"example.com:443\"]\n", 5, `capabilities.network[0]: "example.com:443" has no scheme`},
-		{"capabilities unknown", header + "[capabilities]\nfilesystem = []\n", 5, "capabilities.filesystem: unknown key (allowed keys: args, env, stdin, stdout, stderr, clock, random, network, net, input, display, fs)"},
+		{"capabilities unknown", header + "[capabilities]\nfilesystem = []\n", 5, "capabilities.filesystem: unknown key (allowed keys: args, env, stdin, stdout, stderr, clock, random, network, net, input, devices, display, fs)"},
 
 		// File system.
 		{"fs access", header + "[[capabilities.fs]]\npath = \"/data\"\naccess = \"rx\"\n", 6, `capabilities.fs[0].access: must be "ro" or "rw", got "rx"`},

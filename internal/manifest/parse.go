@@ -544,6 +544,18 @@ func (d *decoder) capabilities(t *table) Capabilities {
 		nt.finish()
 	}
 	c.Input = t.boolean("input", false)
+	if list, ok := t.strings("devices"); ok {
+		for i, dev := range list {
+			switch {
+			case !driverNameRE.MatchString(dev):
+				d.errorf(elemPath(t.key("devices"), i), "%q is not a device name (a driver's name: lowercase letters, digits and '-', starting with a letter)", dev)
+			case contains(c.Devices, dev):
+				d.errorf(elemPath(t.key("devices"), i), "%q is listed twice", dev)
+			default:
+				c.Devices = append(c.Devices, dev)
+			}
+		}
+	}
 	if dt := t.sub("display"); dt != nil {
 		c.Display = d.display(dt)
 	}
