@@ -31,6 +31,9 @@ type Grant struct {
 	// Input lets the process's window receive keyboard, pointer and
 	// touch events while it has the focus.
 	Input bool
+	// Devices lists the devices (drivers, by name) the process may use:
+	// call their functions and subscribe to their subjects NAME.>.
+	Devices []string
 	// Calls lists the library calls allowed: "*" (every declared
 	// dependency), "LIB" or "LIB.*" (every function of LIB), "LIB.FUNCTION".
 	Calls []string
@@ -78,7 +81,7 @@ func ParseDir(s string) (Dir, error) {
 func (g Grant) internal() capability.Grant {
 	c := capability.Grant{Env: g.Env, Args: g.Args, Stdin: g.Stdin, Stdout: g.Stdout, Stderr: g.Stderr,
 		Clock: g.Clock, Random: g.Random, Network: g.Network, Calls: g.Calls,
-		Display: capability.Size{Width: g.Display.Width, Height: g.Display.Height}, Input: g.Input,
+		Display: capability.Size{Width: g.Display.Width, Height: g.Display.Height}, Input: g.Input, Devices: g.Devices,
 		Limits: capability.Limits{MemoryPages: g.Limits.MemoryPages, Deadline: g.Limits.Deadline, OpenFiles: g.Limits.OpenFiles}}
 	for _, d := range g.Dirs {
 		c.Dirs = append(c.Dirs, capability.Dir{Host: d.Host, Guest: d.Guest, ReadOnly: d.ReadOnly})

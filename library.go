@@ -270,6 +270,9 @@ func (k *Kernel) Libraries() []api.LibraryInfo {
 // linker returns the linker of a process or library instance with caps.
 func (k *Kernel) linker(caps capability.Set) engine.Linker {
 	return k.libs.Linker(func(lib, fn string) (*semver.Constraints, error) {
+		if k.isDevice(lib) {
+			return nil, callDevice(caps, lib, fn)
+		}
 		g, err := caps.CallAllowed(lib, fn)
 		if err != nil {
 			return nil, err

@@ -104,6 +104,7 @@ type Requests struct {
 	Clock, Random         bool
 	Network               []string // SCHEME://HOST:PORT
 	FS                    []FSRequest
+	Devices               []string // devices (drivers) used
 }
 
 // FSRequest asks for a file-system area at a guest path.
@@ -117,12 +118,16 @@ type FSRequest struct {
 func (m *Manifest) Requests() Requests {
 	c := m.m.Capabilities
 	r := Requests{Args: c.Args, Env: slices.Clone(c.Env), Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
-		Clock: c.Clock, Random: c.Random, Network: slices.Clone(c.Network)}
+		Clock: c.Clock, Random: c.Random, Network: slices.Clone(c.Network), Devices: slices.Clone(c.Devices)}
 	for _, f := range c.FS {
 		r.FS = append(r.FS, FSRequest{Path: f.Path, ReadOnly: f.ReadOnly, Optional: f.Optional})
 	}
 	return r
 }
+
+// DriverResources are the host paths a driver's manifest asks for
+// ([driver] resources).
+func (m *Manifest) DriverResources() []string { return slices.Clone(m.m.Driver.Resources) }
 
 // MarshalJSON encodes the whole parsed manifest (defaults filled in), as
 // `orbital inspect --json` and the control API show it.

@@ -55,6 +55,7 @@ type Kernel struct {
 
 	mu       sync.Mutex
 	provided []*Library          // libraries registered with Provide
+	devices  map[string]*Driver  // attached drivers by device name
 	procs    map[uint64]*Process // live and recently ended, by ID
 	ended    []uint64            // IDs of ended processes, oldest first
 	closed   bool

@@ -198,6 +198,7 @@ func (k *Kernel) connect(name string, id uint64, b manifest.Bus, caps capability
 		Publish:   bus.Rules{Allow: b.Publish, Deny: b.DenyPublish},
 		Subscribe: bus.Rules{Allow: b.Subscribe, Deny: b.DenySubscribe},
 		SendTo:    b.Send,
+		Devices:   caps.Devices,
 	}
 	mcfg := bus.MailboxConfig{Capacity: b.Mailbox, BlockTimeout: b.BlockTimeout}
 	if b.Overflow != "" {

@@ -105,6 +105,30 @@ type ProcessInfo struct {
 	Library *LibraryStats `json:"library,omitempty"`
 	// Net is set for a process granted network sockets.
 	Net *NetStats `json:"net,omitempty"`
+	// Driver is set for a device driver: native code, not a wasm process.
+	Driver *DriverStats `json:"driver,omitempty"`
+}
+
+// DriverStats are the counters of a device driver.
+type DriverStats struct {
+	Device    string   `json:"device"`
+	Mode      string   `json:"mode"`                // "in-process" or "process" (a child OS process)
+	PID       int      `json:"pid,omitempty"`       // the child process, while it runs
+	Exports   []string `json:"exports,omitempty"`   // its functions
+	Resources []string `json:"resources,omitempty"` // host paths granted
+	Published uint64   `json:"published"`           // messages it published
+	Bytes     uint64   `json:"bytes"`               // bytes it published (headers and frames)
+	Dropped   uint64   `json:"dropped"`             // messages dropped over its rate
+	Calls     uint64   `json:"calls"`               // calls it served
+	Failures  uint64   `json:"failures"`            // calls that failed
+	// Protocol counts connections ended by a malformed message, Hangs
+	// pings unanswered in time, Floods cut-offs for flooding.
+	Protocol  uint64 `json:"protocol_errors"`
+	Hangs     uint64 `json:"hangs"`
+	Floods    uint64 `json:"floods"`
+	BlobBytes int64  `json:"blob_bytes"` // bytes of its frames still held by receivers
+	// Sandbox says what confines an out-of-process driver here.
+	Sandbox string `json:"sandbox,omitempty"`
 }
 
 // NetStats are the network counters of a process.
