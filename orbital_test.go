@@ -20,7 +20,7 @@ import (
 	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
-func newKernel(t *testing.T) *orbital.Kernel {
+func newKernel(t testing.TB) *orbital.Kernel {
 	t.Helper()
 	k, err := orbital.NewKernel(context.Background(), orbital.NewConfig().WithHome(testwasm.Home(t)))
 	if err != nil {

@@ -1,13 +1,23 @@
-// Command vision is a stateless library of image functions on RGBA pixels
-// (4 bytes per pixel, as image.RGBA lays them out; alpha is ignored):
+// Command vision is a stateless library of image functions. Two run a real
+// pretrained model, the pico face cascade embedded in package faces, on an
+// image (a PNG, a JPEG, or a raw frame: "RGBA" or "GRAY", u32 LE width and
+// height, the pixels):
+//
+//	detect      image → JSON [{box: {x, y, w, h}, label: "face", score}]
+//	classify    image → JSON [{label: "face", score}], or [] when it is no face
+//
+// Three are plain pixel math on RGBA pixels (4 bytes per pixel, as
+// image.RGBA lays them out; alpha is ignored):
 //
 //	grayscale   bytes → bytes: one Rec. 601 luma byte per pixel
 //	histogram   bytes → JSON [int]: 256 counts of luma values
 //	brightness  bytes → JSON {mean: float, min: int, max: int}
 //
-// Arguments that are not whole pixels fail with "want RGBA pixels, got N
-// bytes". Being stateless, it may run as several instances at once
-// ([library] instances = 2): nothing survives from one call to the next.
+// Malformed images fail with what is wrong ("raw RGBA frame of 4x4 wants 64
+// bytes of pixels, got 3"); arguments that are not whole pixels fail with
+// "want RGBA pixels, got N bytes". Being stateless, it may run as several
+// instances at once ([library] instances = 2): nothing survives from one
+// call to the next.
 package main
 
 import (
@@ -16,10 +26,26 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/orbitalfoundation/orbital/examples/vision/faces"
+	"github.com/orbitalfoundation/orbital/examples/vision/frame"
 	orbital "github.com/orbitalfoundation/orbital/sdk"
 )
 
 func main() {
+	orbital.Export("detect", func(args []byte) ([]byte, error) {
+		d, err := faces.Detect(args)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(d)
+	})
+	orbital.Export("classify", func(args []byte) ([]byte, error) {
+		l, err := faces.Classify(args)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(l)
+	})
 	orbital.Export("grayscale", grayscale)
 	orbital.Export("histogram", func(args []byte) ([]byte, error) {
 		h, err := histogram(args)
@@ -48,11 +74,8 @@ type Brightness struct {
 	Max  int     `json:"max"`
 }
 
-// luma is the Rec. 601 luma of an RGB pixel, 0..255, in 16-bit fixed point
-// (the weights 0.299, 0.587 and 0.114 sum to 65536, so white stays 255).
-func luma(r, g, b byte) byte {
-	return byte((19595*uint32(r) + 38470*uint32(g) + 7471*uint32(b) + 1<<15) >> 16)
-}
+// luma is the Rec. 601 luma of an RGB pixel (frame.Luma).
+func luma(r, g, b byte) byte { return frame.Luma(r, g, b) }
 
 // checkPixels refuses arguments that are not a whole number of RGBA pixels
 // (or no pixel at all).
