@@ -69,7 +69,7 @@ SERVER_BIN := bin/orbital-server
 FUZZTIME  ?= 100000x
 FUZZMIN   ?= 5s
 # Packages with fuzz targets, as "package:FuzzName".
-FUZZ_TARGETS := ./internal/subject:FuzzMatch ./internal/bus:FuzzPermits ./internal/node/config:FuzzParseConfig ./internal/manifest:FuzzParse ./internal/manifest:FuzzPositions ./internal/engine:FuzzCompile ./internal/engine:FuzzCustomSection ./internal/engine:FuzzDecodeEnvelope ./internal/shape:FuzzParse ./internal/shape:FuzzValidate ./internal/capability:FuzzParseCallFlag ./internal/library:FuzzCallArgs ./internal/pack:FuzzOpen ./internal/fetch:FuzzParseRef ./internal/leb128:FuzzUint32 ./internal/wasi:FuzzFunctions ./internal/cluster:FuzzWire ./internal/raster:FuzzSubmit
+FUZZ_TARGETS := ./internal/subject:FuzzMatch ./internal/bus:FuzzPermits ./internal/node/config:FuzzParseConfig ./internal/manifest:FuzzParse ./internal/manifest:FuzzPositions ./internal/engine:FuzzCompile ./internal/engine:FuzzCustomSection ./internal/engine:FuzzDecodeEnvelope ./internal/shape:FuzzParse ./internal/shape:FuzzValidate ./internal/capability:FuzzParseCallFlag ./internal/library:FuzzCallArgs ./internal/pack:FuzzOpen ./internal/fetch:FuzzParseRef ./internal/leb128:FuzzUint32 ./internal/wasi:FuzzFunctions ./internal/cluster:FuzzWire ./internal/raster:FuzzSubmit ./drivers/wire:FuzzDecode ./examples/vision/pico:FuzzParse ./examples/vision/faces:FuzzDetect
 
 ## deps: install the guest toolchains from apt (needs root; no-op when present)
 deps:
@@ -77,10 +77,14 @@ deps:
 	elif command -v sudo >/dev/null; then sudo scripts/install-deps.sh; \
 	else echo "run scripts/install-deps.sh as root first"; fi
 
-## build: build the device binary (joins a NATS server) and orbital-server (the same with an embedded NATS server and the X11 display)
+## build: build the device binary (joins a NATS server), orbital-server (the same with an embedded NATS server and the X11 display) and the camera driver as a program of its own
+# CGO_ENABLED=0: pure Go, statically linked (go-landlock's psx helper
+# would otherwise pull in cgo and the dynamic loader).
 build:
-	$(GO) build -o $(BIN) ./cmd/orbital
-	$(GO) build -tags embednats,x11 -o $(SERVER_BIN) ./cmd/orbital
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/orbital
+	CGO_ENABLED=0 $(GO) build -tags embednats,x11 -o $(SERVER_BIN) ./cmd/orbital
+	CGO_ENABLED=0 $(GO) build -o bin/camera-driver ./drivers/camera/cmd/camera-driver
+	cp drivers/camera/orbital.toml bin/camera-driver.orbital.toml
 
 ## demo: build everything and start a node with the demo system, as a one-node cluster other nodes may join (Ctrl-C stops it)
 demo: deps build examples

@@ -63,8 +63,9 @@ func own(imports []string) []string {
 func layer(p string) int {
 	switch {
 	case p == "api" || p == "internal/abi" || p == "internal/subject" || p == "internal/leb128" || p == "internal/shape" ||
-		p == "internal/testwait" || p == "internal/testwasm" || p == "internal/wasitest" || p == "internal/sse" || p == "internal/display":
-		return 0 // leaves
+		p == "internal/testwait" || p == "internal/testwasm" || p == "internal/wasitest" || p == "internal/sse" || p == "internal/display" ||
+		p == "drivers" || p == "drivers/wire" || p == "drivers/proc":
+		return 0 // leaves (drivers*: what a driver is written against; it knows nothing of the kernel)
 	case p == "orbital" || slices.Contains([]string{"internal/engine", "internal/process", "internal/bus", "internal/library",
 		"internal/capability", "internal/manifest", "internal/fs", "internal/wasi", "internal/supervisor", "internal/logring", "internal/raster"}, p) ||
 		strings.HasPrefix(p, "internal/library/"):
@@ -75,8 +76,8 @@ func layer(p string) int {
 		p == "internal/fetch" || p == "internal/pack" || p == "internal/cluster" || p == "internal/compositor" ||
 		strings.HasPrefix(p, "internal/display/"):
 		return 3 // services
-	case p == "internal/admin" || strings.HasPrefix(p, "cmd/"):
-		return 4 // UI and binaries
+	case p == "internal/admin" || strings.HasPrefix(p, "cmd/") || strings.HasPrefix(p, "drivers/"):
+		return 4 // UI, drivers and binaries
 	}
 	return -1
 }

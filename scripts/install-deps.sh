@@ -6,6 +6,7 @@
 #
 #   scripts/install-deps.sh            # C/WAT guest toolchains + make
 #   scripts/install-deps.sh chromium   # ... plus chromium (browser tests) and Xvfb (X11 display tests)
+#   scripts/install-deps.sh media      # ... plus ffmpeg (the camera driver's video and V4L2 sources)
 #
 # Go itself is expected to be installed already (see go.mod for the version).
 #
@@ -19,12 +20,13 @@ PACKAGES=(clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt make)
 for arg in "$@"; do
 	case "$arg" in
 	chromium) PACKAGES+=(chromium xvfb) ;;
+	media) PACKAGES+=(ffmpeg) ;;
 	-h | --help)
-		sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
-		echo "install-deps.sh: unknown argument: $arg (accepted: chromium)" >&2
+		echo "install-deps.sh: unknown argument: $arg (accepted: chromium, media)" >&2
 		exit 2
 		;;
 	esac

@@ -84,7 +84,7 @@ func TestAdminInBrowser(t *testing.T) {
 	// The node trusts the test server's certificate the standard way.
 	t.Setenv("SSL_CERT_FILE", writeFile(t, pkgs, "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: web.Certificate().Raw})))
 
-	node := startBinary(t, nil, "up")
+	node := startDemo(t)
 	checkFor(t, time.Minute, "node.json", func() bool {
 		_, err := os.Stat(control.InfoPath(home))
 		return err == nil

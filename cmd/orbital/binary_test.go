@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orbitalfoundation/orbital/internal/testwasm"
 )
 
 // orbitalBin is the binary TestMain builds.
@@ -147,7 +149,23 @@ type child struct {
 // killed when the test ends, if still running.
 func startBinary(t *testing.T, stdin io.Reader, args ...string) *child {
 	t.Helper()
+	return startBinaryIn(t, "", stdin, args...)
+}
+
+// startDemo starts `orbital up` with the built-in demo config the way
+// `make demo` does: in the repository root, where the demo's relative
+// paths (./build/wasm, the camera's sample image) are.
+func startDemo(t *testing.T) *child {
+	t.Helper()
+	return startBinaryIn(t, testwasm.Root(t), nil, "up")
+}
+
+// startBinaryIn is startBinary in the working directory dir ("": this
+// test's).
+func startBinaryIn(t *testing.T, dir string, stdin io.Reader, args ...string) *child {
+	t.Helper()
 	c := &child{cmd: exec.Command(orbitalBin(), args...), stderr: &syncBuffer{}, done: make(chan struct{})}
+	c.cmd.Dir = dir
 	c.cmd.Stdin, c.cmd.Stdout, c.cmd.Stderr = stdin, io.Discard, c.stderr
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)

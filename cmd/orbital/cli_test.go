@@ -48,7 +48,7 @@ func TestCommandLine(t *testing.T) {
 		{"no command", nil, exitUsage, nil, usage},
 		{"unknown command", []string{"frobnicate"}, exitUsage, nil, append([]string{`orbital: unknown command "frobnicate"`}, usage...)},
 		{"help unknown command", []string{"help", "frobnicate"}, exitUsage, nil,
-			[]string{`unknown command "frobnicate"`, "run, up, ps, nodes, windows, screenshot, start, stop, restart, kill, logs, pub, sub, request, send, admin, call, inspect, version, pack, keygen, sign, verify, install, push, list, info, query, remove, rollback, help"}},
+			[]string{`unknown command "frobnicate"`, "run, up, ps, nodes, windows, screenshot, drivers, start, stop, restart, kill, logs, pub, sub, request, send, admin, call, inspect, version, pack, keygen, sign, verify, install, push, list, info, query, remove, rollback, help"}},
 		{"run without module", []string{"run"}, exitUsage, nil, []string{"orbital run: missing MODULE.wasm", "Usage: orbital run"}},
 		{"run with flags but no module", []string{"run", "--clock", "--", "a"}, exitUsage, nil, []string{"missing MODULE.wasm"}},
 		{"run missing file", []string{"run", missing}, exitUsage, nil, []string{missing, "no such file"}},

@@ -212,7 +212,7 @@ func TestBinaryCluster(t *testing.T) {
 	}
 	a, b, c := nodes["a"], nodes["b"], nodes["c"]
 	// vision on b is an installed, signed package (see upgradeVision).
-	installVision(t, b, "1.2.0")
+	installVision(t, b, "1.3.0")
 	for _, n := range names {
 		nodes[n].start(t)
 	}
@@ -230,8 +230,9 @@ func TestBinaryCluster(t *testing.T) {
 	for _, n := range names {
 		checkFor(t, time.Minute, n+" sees a, b and c", allUp(nodes[n], "a", "b", "c"))
 	}
-	// What runs where: the placement of the shared config.
-	m := a.nodes(t)
+	// What runs where: the placement of the shared config (a node's list
+	// reaches the others with its next heartbeat after "node up").
+	var m map[string]api.NodeInfo
 	has := func(in api.NodeInfo, proc string) bool {
 		for _, p := range in.Processes {
 			if p.Name == proc {
@@ -240,8 +241,16 @@ func TestBinaryCluster(t *testing.T) {
 		}
 		return false
 	}
-	if !has(m["a"], "asker") || has(m["a"], "echo") || !has(m["c"], "echo") || !has(m["b"], "worker-b") {
-		t.Fatalf("placement: %+v", m)
+	placed := func() bool {
+		m = a.nodes(t)
+		return has(m["a"], "asker") && !has(m["a"], "echo") && has(m["c"], "echo") && has(m["b"], "worker-b")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !placed() {
+		if time.Now().After(deadline) {
+			t.Fatalf("placement: %+v", m)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if code, out, errOut := a.cli(t, "nodes"); code != 0 || !strings.Contains(out, "a") || strings.Count(out, " up ") < 3 {
 		t.Fatalf("orbital nodes: %d\n%s%s", code, out, errOut)
@@ -329,10 +338,10 @@ func TestBinaryCluster(t *testing.T) {
 		}
 	}()
 	time.Sleep(300 * time.Millisecond)
-	installVision(t, b, "1.2.1")
-	checkFor(t, time.Minute, "a to see vision 1.2.1 on b", func() bool {
+	installVision(t, b, "1.3.1")
+	checkFor(t, time.Minute, "a to see vision 1.3.1 on b", func() bool {
 		for _, l := range a.nodes(t)["b"].Libraries {
-			if l == "vision@1.2.1" {
+			if l == "vision@1.3.1" {
 				return true
 			}
 		}
@@ -435,7 +444,7 @@ func installVision(t *testing.T, n *clusterNode, version string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	manifest = bytes.Replace(manifest, []byte(`version = "1.2.0"`), fmt.Appendf(nil, "version = %q", version), 1)
+	manifest = bytes.Replace(manifest, []byte(`version = "1.3.0"`), fmt.Appendf(nil, "version = %q", version), 1)
 	dir := t.TempDir()
 	mpath := writeFile(t, dir, "vision.toml", manifest)
 	pkg := filepath.Join(dir, "vision-"+version+".orbital.wasm")

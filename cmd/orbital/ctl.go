@@ -148,11 +148,38 @@ func cmdPs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(w, "-\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t%d\t-\t%s\n", p.Name, p.Module, p.State, p.Restarts, note)
 			continue
 		}
+		if d := p.Driver; d != nil {
+			fmt.Fprintf(w, "-\t%s\t%s\t%s\t-\t-\t-\t%d\t%d\t%d\t%s\n", p.Name, p.Module, p.State, d.Calls, d.Published, d.Dropped,
+				fmt.Sprintf("%d\t-\t%s", p.Restarts, driverNote(d, p.Reason)))
+			continue
+		}
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", p.ID, p.Name, p.Module, p.State,
 			humanBytes(p.MemoryBytes), p.CPUTime.Round(time.Microsecond), p.Mailbox, p.MsgsIn, p.MsgsOut, p.Dropped, p.Restarts, netColumn(p.Net), p.Reason)
 	}
 	_ = w.Flush()
 	return exitOK
+}
+
+// driverNote sums up a driver for ps: how it runs, what it did, what
+// went wrong.
+func driverNote(d *api.DriverStats, reason string) string {
+	s := "driver, " + d.Mode
+	if d.PID > 0 {
+		s += fmt.Sprintf(" pid %d", d.PID)
+	}
+	s += fmt.Sprintf(": %d published (%s), %d calls", d.Published, humanBytes(d.Bytes), d.Calls)
+	for _, c := range []struct {
+		n    uint64
+		what string
+	}{{d.Failures, "failed calls"}, {d.Protocol, "protocol errors"}, {d.Hangs, "hangs"}, {d.Floods, "floods"}} {
+		if c.n > 0 {
+			s += fmt.Sprintf(", %d %s", c.n, c.what)
+		}
+	}
+	if reason != "" {
+		s += "; " + reason
+	}
+	return s
 }
 
 // netColumn sums up a process's sockets for ps: where it listens, bytes

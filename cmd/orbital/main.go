@@ -10,9 +10,14 @@ import (
 	"os"
 	"runtime"
 	"strings"
+
+	"github.com/orbitalfoundation/orbital/internal/node/devices"
 )
 
 func main() {
+	// An out-of-process driver's launcher is this binary re-executed: it
+	// confines itself and becomes the driver program.
+	devices.MaybeLaunch()
 	// Compiled wasm cannot be preempted by the Go scheduler. Give the kernel
 	// one more P than there are cores and let guests use the rest, so a
 	// spinning guest never starves the kernel's own goroutines (deadline
@@ -52,6 +57,7 @@ func commands() []command {
 		{"nodes", "list the cluster's nodes: health and what runs where", cmdNodes},
 		{"windows", "list or move, raise, focus, hide the windows on the node's screen", cmdWindows},
 		{"screenshot", "save a PNG of the node's screen or of one window", cmdScreenshot},
+		{"drivers", "list the device drivers compiled into this binary", cmdDrivers},
 		{"start", "start a stopped or idle process of the running node", cmdProcessOp("start", "Starts a process stopped with orbital stop, or one waiting for its trigger (as if it fired).")},
 		{"stop", "stop a process of the running node (no restart)", cmdProcessOp("stop", "Stops a process gracefully; its supervisor does not restart it.")},
 		{"restart", "restart a process of the running node", cmdProcessOp("restart", "Restarts a process (not counted against the restart budget).")},

@@ -110,10 +110,10 @@ func TestBinaryRegistry(t *testing.T) {
 	if out := must("install", camera); !strings.Contains(out, "camera@1.0.0") {
 		t.Fatalf("install: %s", out)
 	}
-	if out := must("list"); !strings.Contains(out, "vision") || !strings.Contains(out, "1.2.0") {
+	if out := must("list"); !strings.Contains(out, "vision") || !strings.Contains(out, "1.3.0") {
 		t.Fatalf("list: %s", out)
 	}
-	if out := must("query", "exports", "histogram"); !strings.Contains(out, `"module": "vision@1.2.0"`) {
+	if out := must("query", "exports", "histogram"); !strings.Contains(out, `"module": "vision@1.3.0"`) {
 		t.Fatalf("query exports: %s", out)
 	}
 	if out := must("query", "dependents", "vision"); !strings.Contains(out, "camera") {
@@ -149,20 +149,20 @@ func TestBinaryRegistry(t *testing.T) {
 		t.Fatalf("call into the installed library: %q", out)
 	}
 
-	// Upgrade vision to 1.3.0 on the running node, then roll back.
+	// Upgrade vision to 1.4.0 on the running node, then roll back.
 	mf, _ := os.ReadFile(strings.TrimSuffix(wasm(t, "vision"), ".wasm") + ".orbital.toml")
-	next := writeFile(t, dir, "vision-1.3.0.toml", []byte(strings.Replace(string(mf), `version = "1.2.0"`, `version = "1.3.0"`, 1)))
+	next := writeFile(t, dir, "vision-1.4.0.toml", []byte(strings.Replace(string(mf), `version = "1.3.0"`, `version = "1.4.0"`, 1)))
 	must("install", pkg("vision", next))
-	checkFor(t, time.Minute, "vision 1.3.0 running", func() bool { return ps()["vision"].Module == "vision@1.3.0" })
+	checkFor(t, time.Minute, "vision 1.4.0 running", func() bool { return ps()["vision"].Module == "vision@1.4.0" })
 	if out := must("call", "vision", "brightness", "abcdABCD"); !strings.Contains(out, `"mean":82`) {
 		t.Fatalf("call after the upgrade: %q", out)
 	}
 	must("rollback", "vision")
-	checkFor(t, time.Minute, "vision 1.2.0 running again", func() bool {
+	checkFor(t, time.Minute, "vision 1.3.0 running again", func() bool {
 		p := ps()["vision"]
-		return p.Module == "vision@1.2.0" && p.State == api.StateRunning
+		return p.Module == "vision@1.3.0" && p.State == api.StateRunning
 	})
-	if out := must("list"); !strings.Contains(out, "1.2.0 (pinned)") {
+	if out := must("list"); !strings.Contains(out, "1.3.0 (pinned)") {
 		t.Fatalf("list after rollback: %s", out)
 	}
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
@@ -170,7 +170,7 @@ func TestBinaryRegistry(t *testing.T) {
 		t.Fatalf("orbital up exited %d\n%s", code, c.stderr)
 	}
 	// Without a node the registry opens directly and remembers the pin.
-	if out := must("list"); !strings.Contains(out, "1.2.0 (pinned)") {
+	if out := must("list"); !strings.Contains(out, "1.3.0 (pinned)") {
 		t.Fatalf("list without a node: %s", out)
 	}
 }

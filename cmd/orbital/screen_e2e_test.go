@@ -57,7 +57,7 @@ func TestScreenInBrowser(t *testing.T) {
 	if err := os.Symlink(filepath.Dir(wasm(t, "paint")), filepath.Join(home, "modules")); err != nil {
 		t.Fatal(err)
 	}
-	node := startBinary(t, nil, "up")
+	node := startDemo(t)
 	checkFor(t, time.Minute, "node.json", func() bool {
 		_, err := os.Stat(control.InfoPath(home))
 		return err == nil

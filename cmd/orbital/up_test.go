@@ -25,7 +25,7 @@ func TestBinaryUp(t *testing.T) {
 	if err := os.Symlink(wasmDir, filepath.Join(home, "modules")); err != nil {
 		t.Fatal(err)
 	}
-	c := startBinary(t, nil, "up")
+	c := startDemo(t)
 	checkFor(t, time.Minute, "node.json", func() bool {
 		_, err := os.Stat(control.InfoPath(home))
 		return err == nil
@@ -33,7 +33,7 @@ func TestBinaryUp(t *testing.T) {
 	ps := func() map[string]api.ProcessInfo { return psByName(t) }
 	checkFor(t, time.Minute, "the demo processes running", func() bool {
 		m := ps()
-		for _, n := range []string{"ticker", "stats", "echo", "flaky", "camera", "lumen", "fallback", "webserver", "fetcher"} {
+		for _, n := range []string{"ticker", "stats", "echo", "flaky", "camera", "facecam", "lumen", "fallback", "webserver", "fetcher"} {
 			if m[n].State != api.StateRunning {
 				return false
 			}
@@ -86,8 +86,8 @@ func TestBinaryUp(t *testing.T) {
 		_, out, _ := runBinary(t, "", "request", "demo.stats")
 		return strings.Contains(out, `"demo.cli":1`)
 	})
-	// Libraries: the host calls them like functions; the camera (Go) and
-	// lumen (C) call vision and kv from wasm.
+	// Libraries: the host calls them like functions; facecam (Go) and
+	// lumen (C) call vision from wasm.
 	checkFor(t, time.Minute, "the demo libraries running", func() bool {
 		m := ps()
 		return m["vision"].Library != nil && m["vision"].State == api.StateRunning && m["kv"].State == api.StateRunning
@@ -98,10 +98,15 @@ func TestBinaryUp(t *testing.T) {
 	if code, out, errOut := runBinary(t, "", "request", "lumen.measure", "abcdABCD"); code != 0 || !strings.Contains(out, `"mean":82`) {
 		t.Fatalf("request lumen.measure (C caller of vision): %d %q %s", code, out, errOut)
 	}
-	checkFor(t, time.Minute, "the camera to store a frame in kv", func() bool {
-		_, out, _ := runBinary(t, "", "call", "kv", "get", `{"key":"camera.latest"}`)
-		return strings.Contains(out, `"found":true`)
+	// The camera → vision → display slice: the camera driver's frames,
+	// the face model in the vision library's wasm, facecam's reports.
+	checkFor(t, time.Minute, "facecam to report a face found in a camera frame", func() bool {
+		_, out, _ := runBinary(t, "", "sub", "-n", "1", "demo.faces")
+		return strings.Contains(out, `"label":"face"`)
 	})
+	if m := ps(); m["camera"].Driver == nil || m["camera"].Driver.Published == 0 || m["facecam"].State != api.StateRunning {
+		t.Fatalf("ps: camera %+v, facecam %+v", m["camera"], m["facecam"])
+	}
 	if code, _, errOut := runBinary(t, "", "call", "kv", "get", "not json"); code != exitBadInput || !strings.Contains(errOut, "shape") {
 		t.Fatalf("call with arguments that do not match the shape: %d %s", code, errOut)
 	}

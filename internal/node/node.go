@@ -9,6 +9,7 @@
 //	node/modules      the installed modules: install, upgrade, remove, previews
 //	node/health       the node's health and its $sys events
 //	node/screen       the compositor, its displays and $wm. window management
+//	node/devices      the device drivers, in-process and child processes
 //	cluster           the node in a cluster of nodes over NATS
 //	install           the trust gate every package passes
 //	registry          the device's installed modules on disk
@@ -36,6 +37,7 @@ import (
 	"github.com/orbitalfoundation/orbital/internal/install"
 	"github.com/orbitalfoundation/orbital/internal/logring"
 	"github.com/orbitalfoundation/orbital/internal/node/config"
+	"github.com/orbitalfoundation/orbital/internal/node/devices"
 	"github.com/orbitalfoundation/orbital/internal/node/health"
 	"github.com/orbitalfoundation/orbital/internal/node/modules"
 	"github.com/orbitalfoundation/orbital/internal/node/runner"
@@ -55,6 +57,7 @@ type Node struct {
 	bus     *Bus
 	cl      *cluster.Cluster // nil for a node alone
 	scr     *screen.Screen
+	dev     *devices.Devices
 	started time.Time
 }
 
@@ -128,6 +131,14 @@ func Start(ctx context.Context, cfg *config.Config, home string, log *slog.Logge
 		}
 		closers = append(closers, func() { _ = n.cl.Close(context.Background()) })
 	}
+
+	// Drivers come before the modules that use them: a device's subjects
+	// are its driver's from the first subscription on.
+	n.dev, err = devices.Start(k, cfg.Drivers, devices.Options{Logger: log, MaxRestarts: cfg.MaxRestarts, Within: cfg.Within})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, func() { _ = n.dev.Close(context.Background()) })
 
 	// Load (compile) every configured module first: a missing or broken
 	// one stops the node before anything runs.
@@ -216,6 +227,7 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	n.trig.Close(ctx)
 	err := n.run.Close(ctx)
+	err = errors.Join(err, n.dev.Close(ctx))
 	if n.cl != nil {
 		err = errors.Join(err, n.cl.Close(ctx))
 	}
@@ -249,12 +261,18 @@ func (n *Node) HTTPAddr() string { return n.trig.HTTPAddr() }
 
 // Health reports the node's own state.
 func (n *Node) Health() api.NodeHealth {
-	return health.Snapshot(n.started, n.run.Processes(), n.run.GaveUp())
+	return health.Snapshot(n.started, n.procs().Processes(), n.run.GaveUp())
 }
+
+// Devices are the node's device drivers.
+func (n *Node) Devices() *devices.Devices { return n.dev }
+
+// procs are the processes and the drivers, as ps lists them.
+func (n *Node) procs() processes { return processes{n.run, n.dev} }
 
 // Backends are the node's parts as the control API steers them.
 func (n *Node) Backends() control.Backends {
-	b := control.Backends{Node: n, Processes: n.run, Bus: n.bus, Libraries: n.k, Modules: n.mods, Screen: n.scr.Compositor()}
+	b := control.Backends{Node: n, Processes: n.procs(), Bus: n.bus, Libraries: n.k, Modules: n.mods, Screen: n.scr.Compositor()}
 	if n.cl != nil {
 		b.Cluster = n.cl
 	}
@@ -268,7 +286,7 @@ func (n *Node) Cluster() *cluster.Cluster { return n.cl }
 type clusterHost struct{ n *Node }
 
 func (h clusterHost) Health() api.NodeHealth       { return h.n.Health() }
-func (h clusterHost) Processes() []api.ProcessInfo { return h.n.run.Processes() }
+func (h clusterHost) Processes() []api.ProcessInfo { return h.n.procs().Processes() }
 func (h clusterHost) Start(name string) error      { return h.n.run.Start(name) }
 func (h clusterHost) Stop(name string) error       { return h.n.run.Stop(name) }
 
@@ -332,3 +350,47 @@ func subID() uint64 { return subIDs.Add(1) }
 
 // BusStats returns the bus counters.
 func (b *Bus) BusStats() api.BusStats { return b.k.BusStats() }
+
+// processes are the runner's processes and the drivers, steered as one
+// list: a name that is a driver's goes to the drivers.
+type processes struct {
+	*runner.Runner
+	dev *devices.Devices
+}
+
+// Processes lists the processes, then the drivers.
+func (p processes) Processes() []api.ProcessInfo {
+	return append(p.Runner.Processes(), p.dev.Processes()...)
+}
+
+// Restart restarts a process or a driver.
+func (p processes) Restart(name string) error {
+	if p.dev.Has(name) {
+		return p.dev.Restart(name)
+	}
+	return p.Runner.Restart(name)
+}
+
+// Kill kills a process or a driver's current incarnation.
+func (p processes) Kill(name string) error {
+	if p.dev.Has(name) {
+		return p.dev.Kill(name)
+	}
+	return p.Runner.Kill(name)
+}
+
+// Stop stops a process; a driver runs as long as the node.
+func (p processes) Stop(name string) error {
+	if p.dev.Has(name) {
+		return fmt.Errorf("%s is a driver: it runs as long as the node (restart or kill it): %w", name, api.ErrInvalid)
+	}
+	return p.Runner.Stop(name)
+}
+
+// Start starts a process; a driver is restarted.
+func (p processes) Start(name string) error {
+	if p.dev.Has(name) {
+		return p.dev.Restart(name)
+	}
+	return p.Runner.Start(name)
+}

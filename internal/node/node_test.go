@@ -24,10 +24,10 @@ import (
 )
 
 // startNode runs a node from a TOML config whose modules come from build/wasm.
-func startNode(t *testing.T, toml string) *Node { return startNodeWith(t, "", toml) }
+func startNode(t testing.TB, toml string) *Node { return startNodeWith(t, "", toml) }
 
 // startNodeWith adds nodeKeys to the [node] table.
-func startNodeWith(t *testing.T, nodeKeys, toml string) *Node {
+func startNodeWith(t testing.TB, nodeKeys, toml string) *Node {
 	t.Helper()
 	wasmDir := filepath.Dir(testwasm.Path(t, "echo"))
 	cfg, err := config.Parse([]byte("[node]\nmodule_path = [\""+wasmDir+"\"]\ngrace = \"2s\"\n"+nodeKeys+"\n"+toml), "test.toml", t.TempDir(), t.TempDir())
@@ -50,7 +50,7 @@ func startNodeWith(t *testing.T, nodeKeys, toml string) *Node {
 	return n
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

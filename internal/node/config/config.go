@@ -58,6 +58,8 @@ type Config struct {
 	Cluster *cluster.Config
 
 	Processes []Process
+	// Drivers are the device drivers the node runs ([[driver]]).
+	Drivers []Driver
 
 	// Screen is the node's [screen]: the compositor's size and rate and
 	// the displays it shows on. Always set (the defaults: 1280x720, 60
@@ -164,9 +166,57 @@ type rawConfig struct {
 		Net       []string          `toml:"net"`
 		Display   string            `toml:"display"`
 		Input     bool              `toml:"input"`
+		Devices   []string          `toml:"devices"`
 		Config    any               `toml:"config"`
 		Node      string            `toml:"node"`
 	} `toml:"process"`
+	Driver []struct {
+		Name      string   `toml:"name"`
+		Driver    string   `toml:"driver"`
+		Exec      string   `toml:"exec"`
+		Args      []string `toml:"args"`
+		Manifest  string   `toml:"manifest"`
+		Resources []string `toml:"resources"`
+		Restart   string   `toml:"restart"`
+		Memory    string   `toml:"memory"`
+		OpenFiles int      `toml:"open_files"`
+		Rate      int      `toml:"rate"`
+		HangAfter string   `toml:"hang_after"`
+		Config    any      `toml:"config"`
+	} `toml:"driver"`
+}
+
+// Driver is a [[driver]] of the node config: a device driver the node
+// runs, in its own process (Builtin: compiled into the binary, from the
+// drivers registry) or as a child process (Exec).
+type Driver struct {
+	// Name is the device's name; default the driver's manifest name.
+	Name string
+	// Builtin names an in-process driver of the drivers registry.
+	Builtin string
+	// Exec is the program of an out-of-process driver (absolute), Args
+	// its arguments, Manifest its orbital.toml (default EXEC.orbital.toml,
+	// else orbital.toml beside it).
+	Exec     string
+	Args     []string
+	Manifest string
+	// Resources are the host paths granted (each must be one the
+	// manifest's [driver] resources asks for).
+	Resources []string
+	Restart   supervisor.Restart
+	// Memory bounds an out-of-process driver's address space (bytes;
+	// default 1 GiB), OpenFiles its file descriptors (default 256).
+	Memory    uint64
+	OpenFiles int
+	// Rate is how many messages a second it may publish (default 1000);
+	// beyond that they are dropped and counted, and a driver that keeps
+	// flooding is cut off and restarted.
+	Rate int
+	// HangAfter: an out-of-process driver that answers no ping for this
+	// long is killed and restarted (default 5s).
+	HangAfter time.Duration
+	// ConfigJSON is its config table as a JSON object ("{}" when none).
+	ConfigJSON []byte
 }
 
 // Parse parses a node configuration. Unknown keys and bad values are
@@ -182,7 +232,7 @@ func Parse(data []byte, source, dir, home string) (*Config, error) {
 	for _, k := range md.Undecoded() {
 		// Keys inside a process's config are checked below, with a better
 		// message than "unknown key" for a nested table.
-		if len(k) > 2 && k[0] == "process" && k[1] == "config" {
+		if len(k) > 2 && (k[0] == "process" || k[0] == "driver") && k[1] == "config" {
 			continue
 		}
 		unknown = append(unknown, k.String())
@@ -402,6 +452,12 @@ func Parse(data []byte, source, dir, home string) (*Config, error) {
 			pc.Grant.Display = sz
 		}
 		pc.Grant.Input = p.Input
+		for j, d := range p.Devices {
+			if err := manifest.ValidateDeviceName(d); err != nil {
+				return nil, bad(fmt.Sprintf("%s.devices[%d]", key, j), "%v", err)
+			}
+		}
+		pc.Grant.Devices = p.Devices
 		cfg, cfgJSON, cerr := moduleConfig(p.Config)
 		if cerr != nil {
 			return nil, bad(key+".config"+cerr.key, "%s", cerr.msg)
@@ -414,6 +470,82 @@ func Parse(data []byte, source, dir, home string) (*Config, error) {
 			pc.Node = p.Node
 		}
 		c.Processes = append(c.Processes, pc)
+	}
+	drivers := map[string]bool{}
+	for i, d := range raw.Driver {
+		key := fmt.Sprintf("driver[%d]", i)
+		dc := Driver{Name: d.Name, Builtin: d.Driver, Args: d.Args, Restart: supervisor.Permanent,
+			Memory: 1 << 30, OpenFiles: 256, Rate: 1000, HangAfter: 5 * time.Second}
+		switch {
+		case (d.Driver == "") == (d.Exec == ""):
+			return nil, bad(key, "set exactly one of driver = \"NAME\" (compiled in) and exec = \"PROGRAM\" (a child process)")
+		case d.Driver != "" && (len(d.Args) > 0 || d.Manifest != ""):
+			return nil, bad(key, "args and manifest are for exec drivers")
+		}
+		if d.Name != "" {
+			if err := manifest.ValidateDeviceName(d.Name); err != nil {
+				return nil, bad(key+".name", "%v", err)
+			}
+		}
+		if d.Exec != "" {
+			dc.Exec = abs(dir, d.Exec)
+			if d.Manifest != "" {
+				dc.Manifest = abs(dir, d.Manifest)
+			}
+		}
+		for j, r := range d.Resources {
+			if r == "" || strings.Contains(r, "\x00") {
+				return nil, bad(fmt.Sprintf("%s.resources[%d]", key, j), "%q: want a host path", r)
+			}
+			dc.Resources = append(dc.Resources, abs(dir, r)) // relative to the config file
+		}
+		switch d.Restart {
+		case "", "permanent":
+		case "transient":
+			dc.Restart = supervisor.Transient
+		case "temporary":
+			dc.Restart = supervisor.Temporary
+		default:
+			return nil, bad(key+".restart", "%q: want permanent, transient or temporary", d.Restart)
+		}
+		if d.Memory != "" {
+			v, err := manifest.ParseSize(d.Memory)
+			if err != nil || v < 16<<20 {
+				return nil, bad(key+".memory", "%q: want a size of at least 16MiB", d.Memory)
+			}
+			dc.Memory = v
+		}
+		if d.OpenFiles < 0 || d.Rate < 0 {
+			return nil, bad(key, "open_files and rate must not be negative")
+		}
+		if d.OpenFiles > 0 {
+			dc.OpenFiles = d.OpenFiles
+		}
+		if d.Rate > 0 {
+			dc.Rate = d.Rate
+		}
+		if d.HangAfter != "" {
+			h, err := time.ParseDuration(d.HangAfter)
+			if err != nil || h < 100*time.Millisecond {
+				return nil, bad(key+".hang_after", "%q: want a duration of at least 100ms", d.HangAfter)
+			}
+			dc.HangAfter = h
+		}
+		_, cfgJSON, cerr := moduleConfig(d.Config)
+		if cerr != nil {
+			return nil, bad(key+".config"+cerr.key, "%s", cerr.msg)
+		}
+		if cfgJSON == nil {
+			cfgJSON = []byte("{}")
+		}
+		dc.ConfigJSON = cfgJSON
+		if dc.Name != "" {
+			if drivers[dc.Name] {
+				return nil, bad(key+".name", "%q is used twice", dc.Name)
+			}
+			drivers[dc.Name] = true
+		}
+		c.Drivers = append(c.Drivers, dc)
 	}
 	return c, nil
 }

@@ -266,11 +266,18 @@
     if (n.denied) s += ' · ' + num(n.denied) + ' denied';
     return s;
   }
+  // driverText sums up a driver: how it runs, what it sent, what went wrong.
+  function driverText(d) {
+    let s = d.mode + (d.pid ? ' pid ' + d.pid : '') + ' · ' + bytes(d.bytes) + ' sent';
+    for (const [n, what] of [[d.protocol_errors, 'protocol errors'], [d.hangs, 'hangs'], [d.floods, 'floods']]) if (n) s += ' · ' + num(n) + ' ' + what;
+    return s;
+  }
   function newProcRow(p) {
     const td = (cls) => el('td', { class: cls });
     return el('tr', { 'data-process': p.name },
       el('td', { class: 'name' }, el('button', { type: 'button', class: 'link', 'data-logs': p.name, title: 'Show the output of ' + p.name }, el('strong', { text: p.name })),
-        p.library ? el('small', { class: 'tag', text: 'library' }) : null),
+        p.library ? el('small', { class: 'tag', text: 'library' }) : null,
+        p.driver ? el('small', { class: 'tag', text: 'driver', title: 'native code: ' + (p.driver.mode === 'process' ? 'a child OS process' : 'in the node\'s process') }) : null),
       td(), td('mono'), td('n'), td('n'), td('n'), td('n'), td('n'), td('n'), td('n'), el('td', { class: 'mono', 'data-net': '' }), td('reason'), el('td', {}, el('div', { class: 'actions' })));
   }
   // updateProcRow changes only what changed, so a click in progress on the
@@ -278,8 +285,11 @@
   function updateProcRow(tr, p) {
     const c = tr.children;
     if (tr.dataset.state !== p.state) { tr.dataset.state = p.state; c[1].replaceChildren(badge(p.state)); }
-    const vals = [p.module || '', bytes(p.memory_bytes) + (p.memory_limit ? ' / ' + bytes(p.memory_limit) : ''), dur(p.cpu_time_ns || 0),
-      num(p.mailbox), num(p.msgs_in), num(p.msgs_out), num(p.dropped), num(p.restarts), netText(p.net), p.reason || ''];
+    const d = p.driver;
+    const vals = d
+      ? [p.module || '', '', '', '', num(d.calls), num(d.published), num(d.dropped), num(p.restarts), driverText(d), p.reason || '']
+      : [p.module || '', bytes(p.memory_bytes) + (p.memory_limit ? ' / ' + bytes(p.memory_limit) : ''), dur(p.cpu_time_ns || 0),
+        num(p.mailbox), num(p.msgs_in), num(p.msgs_out), num(p.dropped), num(p.restarts), netText(p.net), p.reason || ''];
     vals.forEach((v, i) => { if (c[i + 2].textContent !== v) c[i + 2].textContent = v; });
     c[11].title = p.reason || '';
     const ops = opsFor(p.state), box = c[12].firstChild;
