@@ -57,7 +57,7 @@ type Node struct {
 	bus     *Bus
 	cl      *cluster.Cluster // nil for a node alone
 	scr     *screen.Screen
-	dev     *devices.Devices
+	dev     atomic.Pointer[devices.Devices] // set once the drivers started; read by the cluster part before
 	started time.Time
 }
 
@@ -134,11 +134,12 @@ func Start(ctx context.Context, cfg *config.Config, home string, log *slog.Logge
 
 	// Drivers come before the modules that use them: a device's subjects
 	// are its driver's from the first subscription on.
-	n.dev, err = devices.Start(k, cfg.Drivers, devices.Options{Logger: log, MaxRestarts: cfg.MaxRestarts, Within: cfg.Within})
+	dev, err := devices.Start(k, cfg.Drivers, devices.Options{Logger: log, MaxRestarts: cfg.MaxRestarts, Within: cfg.Within})
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, func() { _ = n.dev.Close(context.Background()) })
+	closers = append(closers, func() { _ = dev.Close(context.Background()) })
+	n.dev.Store(dev) // the cluster part may already be reading it
 
 	// Load (compile) every configured module first: a missing or broken
 	// one stops the node before anything runs.
@@ -227,7 +228,7 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	n.trig.Close(ctx)
 	err := n.run.Close(ctx)
-	err = errors.Join(err, n.dev.Close(ctx))
+	err = errors.Join(err, n.dev.Load().Close(ctx))
 	if n.cl != nil {
 		err = errors.Join(err, n.cl.Close(ctx))
 	}
@@ -265,10 +266,10 @@ func (n *Node) Health() api.NodeHealth {
 }
 
 // Devices are the node's device drivers.
-func (n *Node) Devices() *devices.Devices { return n.dev }
+func (n *Node) Devices() *devices.Devices { return n.dev.Load() }
 
 // procs are the processes and the drivers, as ps lists them.
-func (n *Node) procs() processes { return processes{n.run, n.dev} }
+func (n *Node) procs() processes { return processes{n.run, n.dev.Load()} }
 
 // Backends are the node's parts as the control API steers them.
 func (n *Node) Backends() control.Backends {
