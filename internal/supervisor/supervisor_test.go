@@ -786,6 +786,7 @@ func TestStartFailsOnRestart(t *testing.T) {
 	if e2 := h.rec.wait(t, EventCrashed, "a", 2); e2.Reason != "start failed: cannot start a" {
 		t.Fatalf("crash event %+v", e2)
 	}
+	h.sync() // events are emitted inside a loop step; Children's snapshot is published at its end
 	if ci := info(t, h.s, "a"); !ci.Running || ci.Restarts != 1 || e.Restarts != 1 {
 		t.Fatalf("%+v", ci)
 	}
