@@ -53,9 +53,10 @@ type LoadOptions struct {
 	// of the one found beside the file). Nil: found, or read from the
 	// module's "orbital.manifest" section.
 	Manifest *Manifest
-	// Progress is told when compiling is slow (done false), and when it
-	// finishes (done true).
-	Progress func(done bool, elapsed time.Duration)
+	// Progress is told of the compilation as it happens: "compiling" when
+	// it starts, then "compiled", "cached" or "failed" (api.CompileEvent);
+	// bytes compiled before by this kernel report one "loaded".
+	Progress func(api.CompileEvent)
 }
 
 // Load compiles wasm (once per distinct binary) and pairs it with its

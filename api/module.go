@@ -164,3 +164,27 @@ const (
 	QueryDependents = "dependents" // what depends on library ARG → []Dependent
 	QueryMay        = "may"        // which modules may touch capability ARG → []CapabilityHolder
 )
+
+// Compile stages, in the order a CompileEvent reports them.
+const (
+	CompileStarted = "compiling" // compilation began (Cached: machine code is expected from the disk cache)
+	CompileDone    = "compiled"  // compiled to machine code now
+	CompileCached  = "cached"    // machine code came from the disk cache
+	CompileLoaded  = "loaded"    // the same bytes were already compiled in this kernel
+	CompileFailed  = "failed"    // the binary was refused (Error says why)
+)
+
+// CompileEvent reports one step of a module's compilation, for progress
+// lines on a terminal and the node's boot report: a "compiling" event when
+// it starts, then one of "compiled", "cached" or "failed"; a module
+// compiled before in the same kernel reports a single "loaded".
+type CompileEvent struct {
+	Module string `json:"module"`
+	Size   int    `json:"size"` // bytes of wasm
+	Stage  string `json:"stage"`
+	// Cached, on a "compiling" event, says that this kernel compiled the
+	// same bytes before and its machine code is expected from the disk cache.
+	Cached  bool          `json:"cached,omitempty"`
+	Elapsed time.Duration `json:"elapsed_ns,omitempty"` // at the end: how long it took
+	Error   string        `json:"error,omitempty"`
+}

@@ -180,16 +180,8 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		_ = k.Close(ctx)
 	}()
 
-	// The engine reports a slow compile once, then its end (never overlapping).
-	progress := func(done bool, took time.Duration) {
-		switch {
-		case f.quiet:
-		case done:
-			fmt.Fprintf(stderr, "orbital: compiled in %s\n", took.Round(time.Millisecond))
-		default:
-			fmt.Fprintf(stderr, "orbital: compiling %s…\n", modPath)
-		}
-	}
+	// A compile that takes a while says so; quick and cached ones are silent.
+	progress := slowCompile(stderr, f.quiet)
 	mod, err := k.LoadFileWith(ctx, modPath, orbital.LoadOptions{Manifest: m, Progress: progress})
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital run: %v\n", err)

@@ -109,7 +109,12 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := node.Start(ctx, cfg, *home, logger, node.Options{})
+	var opts node.Options
+	if isTerminal(stderr) {
+		// Modules compile in parallel at boot; a line each as they start and end.
+		opts.Progress = compileLines(stderr)
+	}
+	n, err := node.Start(ctx, cfg, *home, logger, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbital up: %v\n", err)
 		return codeFor(err)
@@ -124,7 +129,9 @@ func cmdUp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	admin.Serve(srv, n.Backends())
 	logger.Info("node up", "config", cfg.Source, "processes", len(cfg.Processes), "control", "http://"+srv.Addr(), "home", *home)
-	fmt.Fprintf(stdout, "orbital: node up with %d processes; control API on %s (try: orbital ps)\n", len(n.Runner().Processes()), srv.Addr())
+	boot := n.Health().Boot
+	fmt.Fprintf(stdout, "orbital: node up with %d processes in %s (%s); control API on %s (try: orbital ps)\n",
+		len(n.Runner().Processes()), roundDuration(time.Duration(boot.Seconds*float64(time.Second))), bootSummary(boot), srv.Addr())
 	if cl := n.Cluster(); cl != nil {
 		join := ""
 		if u := cl.ClientURL(); u != "" {

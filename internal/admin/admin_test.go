@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,12 @@ const testToken = "0123456789abcdef0123456789abcdef"
 type fakeSource struct {
 	mu    sync.Mutex
 	procs []api.ProcessInfo
-	subs  []func(api.BusMessage) error
+	subs  []fakeSub
+}
+
+type fakeSub struct {
+	pattern string
+	fn      func(api.BusMessage) error
 }
 
 func (f *fakeSource) Processes() []api.ProcessInfo {
@@ -38,7 +44,7 @@ func (f *fakeSource) BusStats() api.BusStats { return api.BusStats{Subscriptions
 
 func (f *fakeSource) Subscribe(ctx context.Context, pattern string, fn func(api.BusMessage) error) error {
 	f.mu.Lock()
-	f.subs = append(f.subs, fn)
+	f.subs = append(f.subs, fakeSub{pattern, fn})
 	f.mu.Unlock()
 	<-ctx.Done()
 	return nil
@@ -53,10 +59,20 @@ func (f *fakeSource) setState(name string, st api.State) {
 			f.procs[i].State = st
 		}
 	}
-	subs := append([]func(api.BusMessage) error(nil), f.subs...)
 	f.mu.Unlock()
-	for _, fn := range subs {
-		_ = fn(api.BusMessage{Subject: "$sys.process." + name + ".stopped"})
+	f.publish("$sys.process."+name+".stopped", "")
+}
+
+// publish delivers a message to the subscriptions whose pattern's prefix
+// (before the ">") matches subject.
+func (f *fakeSource) publish(subject, data string) {
+	f.mu.Lock()
+	subs := slices.Clone(f.subs)
+	f.mu.Unlock()
+	for _, s := range subs {
+		if strings.HasPrefix(subject, strings.TrimSuffix(s.pattern, ">")) {
+			_ = s.fn(api.BusMessage{Subject: subject, Data: data})
+		}
 	}
 }
 
@@ -342,11 +358,11 @@ func TestAdminEvents(t *testing.T) {
 		src.mu.Lock()
 		n := len(src.subs)
 		src.mu.Unlock()
-		if n > 0 {
+		if n >= 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the stream did not subscribe to supervisor events")
+			t.Fatal("the stream did not subscribe to supervisor and compile events")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -354,6 +370,12 @@ func TestAdminEvents(t *testing.T) {
 	name, data := readEvent(t, rd)
 	if name != EventProcesses || !strings.Contains(data, `"state":"exited"`) {
 		t.Fatalf("after stop: event %q %s", name, data)
+	}
+	// Compile progress is forwarded as it comes; garbage on the subject is not.
+	src.publish("$sys.compile.facecam", "not json")
+	src.publish("$sys.compile.facecam", `{"module":"facecam","size":2612345,"stage":"compiling"}`)
+	if name, data = readEvent(t, rd); name != EventCompile || !strings.Contains(data, `"stage":"compiling"`) {
+		t.Fatalf("compile progress: event %q %s", name, data)
 	}
 }
 

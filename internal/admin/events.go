@@ -18,6 +18,7 @@ const (
 	EventProcesses = "processes" // data: [api.ProcessInfo]
 	EventBus       = "bus"       // data: api.BusStats
 	EventNode      = "node"      // data: api.NodeHealth; at most every HealthEvery
+	EventCompile   = "compile"   // data: api.CompileEvent, as a module compiles (installs, upgrades)
 )
 
 // HealthEvery is how often the stream sends the node's health (it changes
@@ -43,9 +44,13 @@ func (a *Admin) Events() http.Handler {
 		defer stop()
 
 		kick := make(chan struct{}, 1)
-		subDone := make(chan struct{})
+		// Compile progress is forwarded as it comes; a client that falls
+		// behind by more than the buffer misses progress lines, never the
+		// snapshots.
+		compiles := make(chan []byte, 64)
+		subDone := make(chan struct{}, 2)
 		go func() {
-			defer close(subDone)
+			defer func() { subDone <- struct{}{} }()
 			_ = a.src.Subscribe(ctx, subject.SysPrefix+"process.>", func(api.BusMessage) error {
 				select {
 				case kick <- struct{}{}:
@@ -54,7 +59,17 @@ func (a *Admin) Events() http.Handler {
 				return nil
 			})
 		}()
-		defer func() { cancel(); <-subDone }()
+		go func() {
+			defer func() { subDone <- struct{}{} }()
+			_ = a.src.Subscribe(ctx, subject.SysPrefix+"compile.>", func(m api.BusMessage) error {
+				select {
+				case compiles <- []byte(m.Data):
+				default:
+				}
+				return nil
+			})
+		}()
+		defer func() { cancel(); <-subDone; <-subDone }()
 
 		if !sse.Start(w, fl) {
 			return
@@ -81,6 +96,16 @@ func (a *Admin) Events() http.Handler {
 				return
 			case <-tick.C:
 			case <-kick:
+			case data := <-compiles:
+				if !json.Valid(data) {
+					continue
+				}
+				var none []byte
+				if st.send(EventCompile, data, &none) != nil {
+					return
+				}
+				fl.Flush()
+				st.wrote, st.last = false, time.Now()
 			}
 		}
 	})

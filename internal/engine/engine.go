@@ -30,6 +30,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	wapi "github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/orbitalfoundation/orbital/api"
@@ -57,6 +58,7 @@ type Engine struct {
 	mu       sync.Mutex
 	runtimes [2]*runtimeSet // index: 0 guarded, 1 trusted
 	modules  map[moduleKey]*Module
+	inflight map[moduleKey]chan struct{} // compiles under way; closed when done
 	closed   bool
 }
 
@@ -79,7 +81,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.MaxMemoryPages == 0 || cfg.MaxMemoryPages > 65536 {
 		cfg.MaxMemoryPages = 65536
 	}
-	e := &Engine{cfg: cfg, slots: make(chan struct{}, cfg.MaxRunning), modules: map[moduleKey]*Module{}}
+	e := &Engine{cfg: cfg, slots: make(chan struct{}, cfg.MaxRunning), modules: map[moduleKey]*Module{}, inflight: map[moduleKey]chan struct{}{}}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("engine: create cache dir: %w", err)
@@ -153,13 +155,12 @@ type CompileOptions struct {
 	// Trusted compiles without termination checks: faster loops, but the
 	// guest cannot be stopped while it runs. Only for modules the node trusts.
 	Trusted bool
-	// Progress, if set, is called once when compilation has taken longer
-	// than SlowCompile, and again when it finishes (done=true, with the time).
-	Progress func(done bool, elapsed time.Duration)
+	// Progress, if set, is told of the compilation as it happens (see
+	// api.CompileEvent): "compiling" when it starts, then "compiled",
+	// "cached" or "failed"; a module compiled before by this engine reports
+	// one "loaded". It is called on the compiling goroutine.
+	Progress func(api.CompileEvent)
 }
-
-// SlowCompile is how long a compilation may take before Progress is told.
-const SlowCompile = 300 * time.Millisecond
 
 // Compile validates and compiles wasm, or returns the module compiled before
 // for the same bytes. Machine code is cached on disk when the engine has a
@@ -168,53 +169,83 @@ const SlowCompile = 300 * time.Millisecond
 // kernel does not provide.
 func (e *Engine) Compile(ctx context.Context, wasm []byte, opts CompileOptions) (*Module, error) {
 	key := moduleKey{digest: sha256.Sum256(wasm), trusted: opts.Trusted}
-	e.mu.Lock()
-	if m, ok := e.modules[key]; ok {
-		e.mu.Unlock()
-		return m, nil
+	name := opts.Name
+	if name == "" {
+		name = "module"
 	}
-	e.mu.Unlock()
+	report := func(ev api.CompileEvent) {
+		if opts.Progress != nil {
+			ev.Module, ev.Size = name, len(wasm)
+			opts.Progress(ev)
+		}
+	}
+	// One compile per distinct binary: a second caller for the same bytes
+	// waits for the first one's outcome (and then reports "loaded").
+	for {
+		e.mu.Lock()
+		if m, ok := e.modules[key]; ok {
+			e.mu.Unlock()
+			report(api.CompileEvent{Stage: api.CompileLoaded})
+			return m, nil
+		}
+		wait, busy := e.inflight[key]
+		if !busy {
+			done := make(chan struct{})
+			e.inflight[key] = done
+			e.mu.Unlock()
+			defer func() {
+				e.mu.Lock()
+				delete(e.inflight, key)
+				e.mu.Unlock()
+				close(done)
+			}()
+			break
+		}
+		e.mu.Unlock()
+		select {
+		case <-wait: // compiled (look again) or failed (try ourselves)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("compile %s: %w", name, context.Cause(ctx))
+		}
+	}
 
 	rs, err := e.runtime(ctx, opts.Trusted)
 	if err != nil {
 		return nil, err
 	}
-	name := opts.Name
-	if name == "" {
-		name = "module"
-	}
+	seen := e.seen(key)
+	report(api.CompileEvent{Stage: api.CompileStarted, Cached: seen})
 	start := time.Now()
-	// Progress is told "slow" from a timer and "done" from here; the mutex
-	// orders the two so "done" never precedes or overlaps "slow".
-	var (
-		progressMu sync.Mutex
-		told       bool
-		finished   bool
-	)
-	if opts.Progress != nil {
-		slow := time.AfterFunc(SlowCompile, func() {
-			progressMu.Lock()
-			defer progressMu.Unlock()
-			if !finished {
-				told = true
-				opts.Progress(false, time.Since(start))
-			}
-		})
-		defer slow.Stop()
+	m, err := e.compile(ctx, rs, wasm, key, name, opts.Trusted)
+	elapsed := time.Since(start)
+	if err != nil {
+		report(api.CompileEvent{Stage: api.CompileFailed, Elapsed: elapsed, Error: err.Error()})
+		return nil, err
 	}
+	m.compileTime = elapsed
+	stage := api.CompileDone
+	if seen {
+		stage = api.CompileCached
+	} else {
+		e.markSeen(key)
+	}
+	report(api.CompileEvent{Stage: stage, Elapsed: elapsed})
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.modules[key] = m
+	return m, nil
+}
+
+// compile checks, compiles and wraps one binary. Its functions compile on
+// all cores (wazero's compilation workers): a 2.7 MB Go-built module is the
+// slowest step of a cold boot.
+func (e *Engine) compile(ctx context.Context, rs *runtimeSet, wasm []byte, key moduleKey, name string, trusted bool) (*Module, error) {
 	if err := checkVectorCounts(wasm); err != nil {
 		return nil, fmt.Errorf("compile %s: %w: %v", name, api.ErrBadModule, err)
 	}
-	cm, err := rs.rt.CompileModule(ctx, wasm)
-	elapsed := time.Since(start)
-	if opts.Progress != nil {
-		progressMu.Lock()
-		finished = true
-		if told {
-			opts.Progress(true, elapsed)
-		}
-		progressMu.Unlock()
-	}
+	cctx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
+	cm, err := rs.rt.CompileModule(cctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w: %v", name, api.ErrBadModule, err)
 	}
@@ -222,18 +253,49 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, opts CompileOptions) 
 		_ = cm.Close(ctx)
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
-	m := newModule(e, rs, cm, key, opts.Trusted, elapsed)
+	m := newModule(e, rs, cm, key, trusted, 0)
 	if pages, ok := MemoryMinPages(wasm); ok {
 		m.definedMinPages, m.definesMemory = pages, true
 	}
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if prev, ok := e.modules[key]; ok { // lost a race with another compile of the same bytes
-		return prev, nil
-	}
-	e.modules[key] = m
 	return m, nil
+}
+
+// seenDir holds one empty marker file per binary this engine compiled into
+// its disk cache, so that progress can say "cached" before the compile
+// starts. A marker is a hint: wazero owns the cache and may drop entries
+// (a new wazero version), which then compile again.
+func (e *Engine) seenDir() string {
+	if e.cfg.CacheDir == "" {
+		return ""
+	}
+	return filepath.Join(e.cfg.CacheDir, "orbital-seen-"+wazeroVersion)
+}
+
+func (key moduleKey) marker() string {
+	t := "g"
+	if key.trusted {
+		t = "t"
+	}
+	return hex.EncodeToString(key.digest[:]) + "." + t
+}
+
+func (e *Engine) seen(key moduleKey) bool {
+	dir := e.seenDir()
+	if dir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, key.marker()))
+	return err == nil
+}
+
+func (e *Engine) markSeen(key moduleKey) {
+	dir := e.seenDir()
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o700); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, key.marker()), nil, 0o600)
+	}
 }
 
 // checkImports refuses modules whose function imports the kernel cannot

@@ -21,13 +21,18 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
@@ -58,6 +63,7 @@ type Node struct {
 	cl      *cluster.Cluster // nil for a node alone
 	scr     *screen.Screen
 	dev     atomic.Pointer[devices.Devices] // set once the drivers started; read by the cluster part before
+	comp    *health.Compiles
 	started time.Time
 }
 
@@ -69,6 +75,11 @@ type Options struct {
 	// flow (Modules.Preview): TLS roots, an HTTP client. Zero: the system's
 	// TLS roots, fetch's default limits. Its Logger is the node's.
 	Fetch fetch.Options
+	// Progress, if set, is told of every module compile, at boot and later
+	// (installs, upgrades): orbital up prints a line per module on a
+	// terminal. Modules compile in parallel: it must be safe for concurrent
+	// use.
+	Progress func(api.CompileEvent)
 }
 
 // Start loads every configured module and every installed one, starts
@@ -98,7 +109,8 @@ func Start(ctx context.Context, cfg *config.Config, home string, log *slog.Logge
 		_ = scr.Close()
 		return nil, err
 	}
-	n := &Node{k: k, log: log, tab: table.NewTable(), started: time.Now(), scr: scr}
+	n := &Node{k: k, log: log, tab: table.NewTable(), started: time.Now(), scr: scr,
+		comp: health.NewCompiles(k, log, opts.Progress)}
 	var closers []func()
 	fail := func(err error) (*Node, error) {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -141,16 +153,28 @@ func Start(ctx context.Context, cfg *config.Config, home string, log *slog.Logge
 	closers = append(closers, func() { _ = dev.Close(context.Background()) })
 	n.dev.Store(dev) // the cluster part may already be reading it
 
-	// Load (compile) every configured module first: a missing or broken
-	// one stops the node before anything runs.
-	var configured []*table.Record
+	// Load (compile) every configured module first, all at once on every
+	// core: a missing or broken one stops the node before anything runs.
+	var here []config.Process
 	for _, pc := range cfg.Processes {
-		if !cfg.Here(pc) {
-			continue // placed on another node
+		if cfg.Here(pc) { // else placed on another node
+			here = append(here, pc)
 		}
-		rec, err := n.loadConfigured(ctx, cfg, gate, pc)
-		if err != nil {
+	}
+	n.comp.CompilePhase()
+	mods, err := n.compileConfigured(ctx, cfg, gate, here)
+	n.comp.CompileEnd()
+	if err != nil {
+		return fail(err)
+	}
+	var configured []*table.Record
+	for i, pc := range here {
+		rec := table.New(pc, mods[i], "")
+		if err := n.run.Prepare(ctx, rec); err != nil {
 			return fail(err)
+		}
+		if err := n.tab.Add(rec); err != nil {
+			return fail(fmt.Errorf("process %s: %w", pc.Name, err))
 		}
 		configured = append(configured, rec)
 	}
@@ -162,8 +186,10 @@ func Start(ctx context.Context, cfg *config.Config, home string, log *slog.Logge
 	}
 	closers = append(closers, func() { _ = reg.Close() })
 	n.mods = modules.New(modules.Options{Kernel: k, Registry: reg, Gate: gate, Table: n.tab, Runner: n.run,
-		Triggers: n.trig, Logger: log, Fetch: opts.Fetch})
+		Triggers: n.trig, Logger: log, Fetch: opts.Fetch, Progress: n.comp.Report})
+	n.comp.CompilePhase()
 	installed, err := n.mods.Boot(ctx, func(name string) bool { return n.tab.Lookup(name) != nil })
+	n.comp.CompileEnd()
 	if err != nil {
 		return fail(err)
 	}
@@ -187,35 +213,63 @@ func Start(ctx context.Context, cfg *config.Config, home string, log *slog.Logge
 		}
 		rec.SetWiring(w, tr)
 	}
+	n.comp.Booted(time.Since(n.started))
 	return n, nil
 }
 
-// loadConfigured compiles the module of a configured process (a signed
-// package is judged by the gate first) and prepares its record.
-func (n *Node) loadConfigured(ctx context.Context, cfg *config.Config, gate *install.Gate, pc config.Process) (*table.Record, error) {
-	path, err := cfg.FindModule(pc.Module)
-	if err != nil {
-		return nil, fmt.Errorf("process %s: %w (did you run `make examples`?)", pc.Name, err)
+// compileConfigured compiles the modules of the configured processes
+// (a signed package is judged by the gate first) on up to GOMAXPROCS
+// goroutines at once, the largest first so that the longest compile does
+// not start last; processes of the same module share one compile. The
+// first process in config order whose module fails is the error.
+func (n *Node) compileConfigured(ctx context.Context, cfg *config.Config, gate *install.Gate, procs []config.Process) ([]*orbital.Module, error) {
+	paths := make([]string, len(procs))
+	sizes := make([]int64, len(procs))
+	for i, pc := range procs {
+		path, err := cfg.FindModule(pc.Module)
+		if err != nil {
+			return nil, fmt.Errorf("process %s: %w (did you run `make examples`?)", pc.Name, err)
+		}
+		paths[i] = path
+		if st, err := os.Stat(path); err == nil {
+			sizes[i] = st.Size()
+		}
 	}
+	order := make([]int, len(procs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(sizes[b], sizes[a]) })
+
+	mods := make([]*orbital.Module, len(procs))
+	errs := make([]error, len(procs))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, i := range order {
+		g.Go(func() error {
+			mods[i], errs[i] = n.loadModule(ctx, gate, paths[i])
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("process %s: %w", procs[i].Name, err)
+		}
+	}
+	return mods, nil
+}
+
+// loadModule checks and compiles one configured process's module.
+func (n *Node) loadModule(ctx context.Context, gate *install.Gate, path string) (*orbital.Module, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("process %s: %w", pc.Name, err)
-	}
-	if err := gate.CheckLocal(data); err != nil {
-		return nil, fmt.Errorf("process %s: %w", pc.Name, err)
-	}
-	m, err := n.k.LoadFile(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("process %s: %w", pc.Name, err)
-	}
-	rec := table.New(pc, m, "")
-	if err := n.run.Prepare(ctx, rec); err != nil {
 		return nil, err
 	}
-	if err := n.tab.Add(rec); err != nil {
-		return nil, fmt.Errorf("process %s: %w", pc.Name, err)
+	if err := gate.CheckLocal(data); err != nil {
+		return nil, err
 	}
-	return rec, nil
+	return n.k.LoadFileWith(ctx, path, orbital.LoadOptions{Progress: n.comp.Report})
 }
 
 // Close stops every process (each gets the grace period), the triggers,
@@ -262,7 +316,9 @@ func (n *Node) HTTPAddr() string { return n.trig.HTTPAddr() }
 
 // Health reports the node's own state.
 func (n *Node) Health() api.NodeHealth {
-	return health.Snapshot(n.started, n.procs().Processes(), n.run.GaveUp())
+	h := health.Snapshot(n.started, n.procs().Processes(), n.run.GaveUp())
+	h.Boot = n.comp.Boot()
+	return h
 }
 
 // Devices are the node's device drivers.

@@ -46,7 +46,11 @@ func driverCfg(name string, cfg map[string]any) config.Driver {
 
 func start(t testing.TB, k *orbital.Kernel, cfgs ...config.Driver) *devices.Devices {
 	t.Helper()
-	opts := devices.Options{}
+	// The drivers' output and the node's records about them show when a
+	// test fails (ORBITAL_TEST_LOG=1: on stderr as they happen).
+	tl := &testLog{t: t}
+	t.Cleanup(tl.stop) // registered first, runs last: after Close
+	opts := devices.Options{Logger: slog.New(slog.NewTextHandler(tl, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if os.Getenv("ORBITAL_TEST_LOG") != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -56,6 +60,28 @@ func start(t testing.TB, k *orbital.Kernel, cfgs ...config.Driver) *devices.Devi
 	}
 	t.Cleanup(func() { _ = d.Close(context.Background()) })
 	return d
+}
+
+// testLog writes log records to the test's log until the test ends.
+type testLog struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.done {
+		l.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (l *testLog) stop() {
+	l.mu.Lock()
+	l.done = true
+	l.mu.Unlock()
 }
 
 // watch subscribes to pattern and collects what arrives.
@@ -325,14 +351,23 @@ func TestCameraOutOfProcessKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := p.Driver.PID
-	waitFor(t, "the restart", 20*time.Second, func() bool {
+	// On a loaded machine a restarted driver may be restarted again (a slow
+	// HELLO): what matters is that it comes back, under a new PID.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		p := d.Processes()[0]
-		return p.Restarts == 1 && p.Driver.PID != 0 && p.Driver.PID != old && p.State == api.StateRunning
-	})
+		if p.Restarts >= 1 && p.Driver.PID != 0 && p.Driver.PID != old && p.State == api.StateRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not restarted after kill -9: state %s, restarts %d, pid %d (was %d), reason %q", p.State, p.Restarts, p.Driver.PID, old, p.Reason)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	n := len(w.of("ext.frames"))
 	waitFor(t, "frames after the restart", 20*time.Second, func() bool { return len(w.of("ext.frames")) >= n+5 })
 	gaps := w.of("ext.gap")
-	if len(gaps) != 2 || !strings.Contains(string(gaps[1].Data), `"stream":0`) || !strings.Contains(string(gaps[1].Data), "driver started") {
+	if last := len(gaps) - 1; last < 1 || !strings.Contains(string(gaps[last].Data), `"stream":0`) || !strings.Contains(string(gaps[last].Data), "driver started") {
 		t.Errorf("gap events after the restart: %d %v", len(gaps), gaps)
 	}
 	if p := d.Processes()[0]; p.Driver.PID == 0 || !strings.Contains(p.Reason, "signal 9") {

@@ -3,7 +3,8 @@
 // care of its supervisor) and the supervisor events of its processes, as
 // log records and as system messages on the bus
 // ($sys.process.NAME.KIND), which the admin panel and any subscribed
-// module watch.
+// module watch; and its module compiles (Compiles: progress lines, the
+// boot report, $sys.compile.NAME).
 package health
 
 import (
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/orbitalfoundation/orbital"
@@ -94,4 +96,96 @@ func (e *Events) Report(ev supervisor.Event) {
 		name = "node"
 	}
 	_ = e.k.PublishEvent(Subject(name, ev.Kind), data)
+}
+
+// CompileSubject is the system subject a module's compile progress is
+// published on.
+func CompileSubject(module string) string { return orbital.SysPrefix + "compile." + module }
+
+// Compiles reports the node's module compilations, at boot and later
+// (installs, upgrades): every event goes to the node's progress sink (a
+// terminal), to the log at debug level and to the bus as
+// $sys.compile.NAME, which the admin panel shows; the boot's outcomes are
+// kept for the health snapshot.
+type Compiles struct {
+	k   *orbital.Kernel
+	log *slog.Logger
+	out func(api.CompileEvent)
+
+	mu      sync.Mutex
+	boot    api.BootReport
+	booting bool
+	phase   time.Time
+}
+
+// NewCompiles returns the compile reporter; out may be nil.
+func NewCompiles(k *orbital.Kernel, log *slog.Logger, out func(api.CompileEvent)) *Compiles {
+	return &Compiles{k: k, log: log, out: out, booting: true, boot: api.BootReport{Modules: []api.CompileEvent{}}}
+}
+
+// Report reports ev. It is safe for concurrent use: modules compile in
+// parallel.
+func (c *Compiles) Report(ev api.CompileEvent) {
+	if c.out != nil {
+		c.out(ev)
+	}
+	attrs := []any{"module", ev.Module, "bytes", ev.Size}
+	if ev.Elapsed > 0 {
+		attrs = append(attrs, "took", ev.Elapsed)
+	}
+	if ev.Error != "" {
+		attrs = append(attrs, "err", ev.Error)
+	}
+	c.log.Debug("compile "+ev.Stage, attrs...)
+	data, _ := json.Marshal(ev)
+	_ = c.k.PublishEvent(CompileSubject(ev.Module), data)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.booting || ev.Stage == api.CompileStarted {
+		return
+	}
+	switch ev.Stage {
+	case api.CompileDone:
+		c.boot.Compiled++
+	case api.CompileCached:
+		c.boot.Cached++
+	case api.CompileFailed:
+		c.boot.Failed++
+	}
+	c.boot.Modules = append(c.boot.Modules, ev)
+}
+
+// CompilePhase marks the start of the boot's compile phase, CompileEnd its
+// end (called once per phase; the times add up).
+func (c *Compiles) CompilePhase() {
+	c.mu.Lock()
+	c.phase = time.Now()
+	c.mu.Unlock()
+}
+
+// CompileEnd ends a compile phase started by CompilePhase.
+func (c *Compiles) CompileEnd() {
+	c.mu.Lock()
+	c.boot.CompileSeconds += time.Since(c.phase).Seconds()
+	c.mu.Unlock()
+}
+
+// Booted ends the boot report: later compiles are reported, not kept.
+func (c *Compiles) Booted(took time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.booting = false
+	c.boot.Seconds = took.Seconds()
+	c.log.Info("node booted", "took", took.Round(time.Millisecond), "compile", time.Duration(c.boot.CompileSeconds*float64(time.Second)).Round(time.Millisecond),
+		"compiled", c.boot.Compiled, "cached", c.boot.Cached, "failed", c.boot.Failed)
+}
+
+// Boot returns the boot report (a copy).
+func (c *Compiles) Boot() api.BootReport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.boot
+	b.Modules = slices.Clone(b.Modules)
+	return b
 }

@@ -14,9 +14,12 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/orbitalfoundation/orbital"
 	"github.com/orbitalfoundation/orbital/api"
@@ -65,6 +68,7 @@ type Modules struct {
 	trig     *trigger.Triggers
 	log      *slog.Logger
 	fetch    fetch.Options
+	progress func(api.CompileEvent)
 	previews *previews
 
 	mu sync.Mutex // serializes Install, Remove and Pin
@@ -82,12 +86,15 @@ type Options struct {
 	// Fetch configures the retrieval of packages for previews (TLS roots,
 	// an HTTP client). Its Logger is the node's.
 	Fetch fetch.Options
+	// Progress, if set, is told of every module compile (boot, install,
+	// upgrade); it must be safe for concurrent use.
+	Progress func(api.CompileEvent)
 }
 
 // New returns the installed-modules part of a node.
 func New(o Options) *Modules {
 	return &Modules{k: o.Kernel, reg: o.Registry, gate: o.Gate, tab: o.Table, run: o.Runner, trig: o.Triggers,
-		log: o.Logger, fetch: o.Fetch, previews: newPreviews()}
+		log: o.Logger, fetch: o.Fetch, progress: o.Progress, previews: newPreviews()}
 }
 
 // Registry returns the device's registry.
@@ -106,7 +113,7 @@ func (m *Modules) load(ctx context.Context, name, version string) (*orbital.Modu
 	if _, err := m.gate.Open(data); err != nil {
 		return nil, rec, fmt.Errorf("%s: %w", rec.Ref(), err)
 	}
-	mod, err := m.k.Load(ctx, name, data, nil)
+	mod, err := m.k.LoadWith(ctx, name, data, orbital.LoadOptions{Progress: m.progress})
 	return mod, rec, err
 }
 
@@ -119,7 +126,9 @@ func (m *Modules) Boot(ctx context.Context, configured func(name string) bool) (
 	if err != nil {
 		return nil, err
 	}
-	var out []*table.Record
+	// Resolve the active versions, then compile them all at once on every
+	// core (independent modules), then prepare them in registry order.
+	var recs []registry.Record
 	for _, s := range list {
 		if configured(s.Name) {
 			m.log.Warn("installed module shadowed by the node config", "module", s.Name)
@@ -130,12 +139,26 @@ func (m *Modules) Boot(ctx context.Context, configured func(name string) bool) (
 			m.log.Warn("installed module not started", "module", s.Name, "err", err)
 			continue
 		}
-		mod, _, err := m.load(ctx, rec.Name, rec.Version)
-		if err != nil {
-			m.log.Warn("installed module not started", "module", rec.Ref(), "err", err)
+		recs = append(recs, rec)
+	}
+	mods := make([]*orbital.Module, len(recs))
+	errs := make([]error, len(recs))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, rec := range recs {
+		g.Go(func() error {
+			mods[i], _, errs[i] = m.load(ctx, rec.Name, rec.Version)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var out []*table.Record
+	for i, rec := range recs {
+		if errs[i] != nil {
+			m.log.Warn("installed module not started", "module", rec.Ref(), "err", errs[i])
 			continue
 		}
-		r := table.New(processConfig(rec), mod, rec.Version)
+		r := table.New(processConfig(rec), mods[i], rec.Version)
 		if err := m.run.Prepare(ctx, r); err != nil {
 			m.log.Warn("installed module not started", "module", rec.Ref(), "err", err)
 			continue
@@ -224,7 +247,7 @@ func (m *Modules) activate(ctx context.Context, name string, p *install.Package)
 	}
 	var mod *orbital.Module
 	if p != nil && p.Manifest.Name == rec.Name && p.Manifest.Version.String() == rec.Version {
-		mod, err = m.k.Load(ctx, name, p.Bytes(), nil)
+		mod, err = m.k.LoadWith(ctx, name, p.Bytes(), orbital.LoadOptions{Progress: m.progress})
 	} else {
 		mod, _, err = m.load(ctx, rec.Name, rec.Version)
 	}

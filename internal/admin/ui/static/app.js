@@ -183,6 +183,12 @@
     if (s < 86400) return (s / 3600).toFixed(1) + ' h';
     return (s / 86400).toFixed(1) + ' d';
   }
+  // bootFacts: how long the boot took and how its compiles went.
+  function bootFacts(b) {
+    if (!b || !b.seconds) return '';
+    return ' · booted in ' + secs(b.seconds) + ' (' + b.compiled + ' compiled, ' + b.cached + ' cached' +
+      (b.failed ? ', ' + b.failed + ' failed' : '') + ', compile phase ' + secs(b.compile_seconds) + ')';
+  }
   function renderNode() {
     const h = state.node;
     if (!h) return;
@@ -192,7 +198,7 @@
     st.className = 'badge ' + (h.status === 'ok' ? 's-running' : 's-crashed');
     st.textContent = h.status === 'ok' ? 'healthy' : 'degraded';
     $('node-facts').textContent = 'orbital ' + h.version + ' · pid ' + h.pid + ' · ' + h.num_cpu + ' CPU' + (h.num_cpu === 1 ? '' : 's') +
-      ' · up since ' + new Date(h.started).toLocaleString() + (h.gave_up.length ? ' · given up: ' + h.gave_up.join(', ') : '');
+      ' · up since ' + new Date(h.started).toLocaleString() + bootFacts(h.boot) + (h.gave_up.length ? ' · given up: ' + h.gave_up.join(', ') : '');
     fill($('node-cards'), [card('uptime', uptime(h.uptime_seconds), { 'data-node': 'uptime' }),
       card('running', num(h.running) + ' / ' + num(h.processes), { 'data-node': 'running' }),
       card('cpu time', h.cpu_seconds ? h.cpu_seconds.toFixed(1) + ' s' : '–', { 'data-node': 'cpu' }),
@@ -791,6 +797,19 @@
     for (const b of $('prompt').querySelectorAll('.p-foot button')) b.disabled = true;
     btn.textContent = label;
   }
+  // compileEvent shows a module's compile progress while the operator
+  // waits on an install (a Go-built module takes a second or two).
+  function compileEvent(c) {
+    if (!c || !state.deciding || !state.preview) return;
+    const btn = $('prompt').querySelector('[data-action="approve"]');
+    if (!btn) return;
+    const size = bytes(c.size);
+    const took = c.elapsed_ns ? ' in ' + secs(c.elapsed_ns / 1e9) : '';
+    const text = { compiling: c.cached ? 'Loading ' + c.module + ' ' + size + ' from the cache…' : 'Compiling ' + c.module + ' ' + size + '…',
+      compiled: 'Compiled' + took + ', starting…', cached: 'Cached' + took + ', starting…', loaded: 'Starting…' }[c.stage];
+    if (text) btn.textContent = text;
+  }
+  function secs(s) { return s >= 1 ? s.toFixed(2) + ' s' : Math.round(s * 1000) + ' ms'; }
   function closePrompt() {
     const d = $('prompt');
     state.preview = null;
@@ -848,6 +867,7 @@
     });
     es.addEventListener('bus', (ev) => { busSample(JSON.parse(ev.data)); if (state.view === 'bus') renderBus(); });
     es.addEventListener('node', (ev) => nodeSample(JSON.parse(ev.data)));
+    es.addEventListener('compile', (ev) => compileEvent(JSON.parse(ev.data)));
     // Reserved: per-process log lines ({"process","line"}), not sent yet.
     es.addEventListener('log', () => {});
   }
