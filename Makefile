@@ -5,7 +5,7 @@
 #   make test       every test: vet, gofmt check, race tests, WASI conformance, short fuzzing
 #   make build      build bin/orbital (the device binary) and bin/orbital-server (+ embedded NATS, X11 display)
 #   make examples   build every guest module in examples/ into build/wasm/
-#   make bench      run the benchmarks (numbers go in docs/BENCHMARKS.md)
+#   make bench      run the benchmarks of docs/bench/report.toml, record them, regenerate docs/BENCHMARKS.md's tables
 #   make lint       gofmt + go vet
 #   make clean      remove build/ and bin/
 #
@@ -59,7 +59,7 @@ c_objs     = $(patsubst examples/%.c,$(OBJ)/%.o,$(wildcard examples/$(1)/*.c))
 
 # ---- targets -----------------------------------------------------------------
 
-.PHONY: examples clean FORCE deps build demo tour test lint fuzz bench
+.PHONY: examples clean FORCE deps build demo tour test lint fuzz bench bench-report bench-all
 
 BIN       := bin/orbital
 SERVER_BIN := bin/orbital-server
@@ -69,7 +69,7 @@ SERVER_BIN := bin/orbital-server
 FUZZTIME  ?= 100000x
 FUZZMIN   ?= 5s
 # Packages with fuzz targets, as "package:FuzzName".
-FUZZ_TARGETS := ./internal/subject:FuzzMatch ./internal/bus:FuzzPermits ./internal/node/config:FuzzParseConfig ./internal/manifest:FuzzParse ./internal/manifest:FuzzPositions ./internal/engine:FuzzCompile ./internal/engine:FuzzCustomSection ./internal/engine:FuzzDecodeEnvelope ./internal/shape:FuzzParse ./internal/shape:FuzzValidate ./internal/capability:FuzzParseCallFlag ./internal/library:FuzzCallArgs ./internal/pack:FuzzOpen ./internal/fetch:FuzzParseRef ./internal/leb128:FuzzUint32 ./internal/wasi:FuzzFunctions ./internal/cluster:FuzzWire ./internal/raster:FuzzSubmit ./drivers/wire:FuzzDecode ./examples/vision/pico:FuzzParse ./examples/vision/faces:FuzzDetect
+FUZZ_TARGETS := ./internal/subject:FuzzMatch ./internal/bus:FuzzPermits ./internal/node/config:FuzzParseConfig ./internal/manifest:FuzzParse ./internal/manifest:FuzzPositions ./internal/engine:FuzzCompile ./internal/engine:FuzzCustomSection ./internal/engine:FuzzDecodeEnvelope ./internal/shape:FuzzParse ./internal/shape:FuzzValidate ./internal/capability:FuzzParseCallFlag ./internal/library:FuzzCallArgs ./internal/pack:FuzzOpen ./internal/fetch:FuzzParseRef ./internal/leb128:FuzzUint32 ./internal/wasi:FuzzFunctions ./internal/cluster:FuzzWire ./internal/raster:FuzzSubmit ./drivers/wire:FuzzDecode ./examples/vision/pico:FuzzParse ./examples/vision/faces:FuzzDetect ./internal/benchreport:FuzzReplace ./internal/benchreport:FuzzReadResults
 
 ## deps: install the guest toolchains from apt (needs root; no-op when present)
 deps:
@@ -122,8 +122,16 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) $$pkg || exit 1; \
 	done
 
-## bench: run the benchmarks once each
+## bench: run the benchmarks of docs/bench/report.toml (progress on the terminal), record them in docs/bench/results.txt and regenerate docs/BENCHMARKS.md's tables (BENCH_ONLY=PKG: only those runs)
 bench: examples
+	$(GO) run ./internal/benchreport/cmd/benchreport -run $(if $(BENCH_ONLY),-only $(BENCH_ONLY))
+
+## bench-report: regenerate docs/BENCHMARKS.md's tables from docs/bench/results.txt
+bench-report:
+	$(GO) run ./internal/benchreport/cmd/benchreport
+
+## bench-all: every benchmark of every package once, printed only
+bench-all: examples
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
 ## examples: build every example into build/wasm/NAME.wasm (+ NAME.orbital.toml)

@@ -64,8 +64,8 @@ func layer(p string) int {
 	switch {
 	case p == "api" || p == "internal/abi" || p == "internal/subject" || p == "internal/leb128" || p == "internal/shape" ||
 		p == "internal/testwait" || p == "internal/testwasm" || p == "internal/wasitest" || p == "internal/sse" || p == "internal/display" ||
-		p == "drivers" || p == "drivers/wire" || p == "drivers/proc":
-		return 0 // leaves (drivers*: what a driver is written against; it knows nothing of the kernel)
+		p == "drivers" || p == "drivers/wire" || p == "drivers/proc" || p == "internal/benchreport" || p == "internal/benchreport/cmd/benchreport":
+		return 0 // leaves (drivers*: what a driver is written against; it knows nothing of the kernel; benchreport: a tool of make bench)
 	case p == "orbital" || slices.Contains([]string{"internal/engine", "internal/process", "internal/bus", "internal/library",
 		"internal/capability", "internal/manifest", "internal/fs", "internal/wasi", "internal/supervisor", "internal/logring", "internal/raster"}, p) ||
 		strings.HasPrefix(p, "internal/library/"):

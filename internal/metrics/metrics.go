@@ -1,24 +1,35 @@
-// Package metrics exposes a node's state as Prometheus metrics.
+// Package metrics serves a node's state as Prometheus metrics, in the text
+// exposition format.
 //
 // Nothing is counted on the hot path: at every scrape a Collector reads the
 // snapshots the node already keeps (the process table, the bus counters,
-// the library table, the registry index) and turns them into constant
-// metrics. The Go runtime and OS process metrics come from client_golang's
-// own collectors. Everything is registered in a private registry, never the
-// global default one, so two nodes in one program (tests) do not collide.
+// the library table, the registry index, the cluster view) and writes them
+// out as orbital_* metrics, each family with its HELP and TYPE lines. The
+// Go runtime and OS process metrics (go_*, process_*) are written by
+// github.com/VictoriaMetrics/metrics. Nothing is registered anywhere: a
+// scrape writes what it reads, so two nodes in one program (tests) do not
+// collide.
 package metrics
 
 import (
+	"compress/gzip"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	vmetrics "github.com/VictoriaMetrics/metrics"
 
 	"github.com/orbitalfoundation/orbital/api"
 )
+
+// ContentType is the media type Handler serves: the Prometheus text
+// exposition format, version 0.0.4.
+const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // Source is what the collector reads at each scrape. The node implements
 // it; every method returns a snapshot and must be safe to call from the
@@ -35,31 +46,65 @@ type Source interface {
 	RegistryCounts() (modules, versions int, err error)
 }
 
-// NewRegistry returns a private registry holding the Go runtime collector,
-// the OS process collector and a Collector reading src.
-func NewRegistry(src Source) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	// The set is fixed at compile time, so a registration error is a bug
-	// (caught by the tests), not a run-time condition.
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		NewCollector(src),
-	)
-	return reg
+// ClusterSource is a Source of a node in a cluster: ClusterView reports
+// false for a node alone (then no orbital_cluster_* metric is exported).
+type ClusterSource interface {
+	ClusterView() (api.ClusterView, bool)
 }
 
-// Handler serves src's metrics (and the Go and process metrics) in the
-// Prometheus exposition format. A metric that fails to collect (a registry
-// read error) is logged and left out; the rest is still served.
+// Handler serves src's metrics, then the Go runtime and OS process metrics,
+// in the Prometheus text exposition format (gzipped if the scraper accepts
+// it). A metric that fails to collect (a registry read error) is logged
+// and left out; the rest is still served.
+//
+// Handler turns on VictoriaMetrics/metrics' process-wide ExposeMetadata,
+// so the go_* and process_* families carry TYPE lines like the orbital_*
+// ones.
 func Handler(src Source) http.Handler {
-	return promhttp.HandlerFor(NewRegistry(src), promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError,
-		ErrorLog:      slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	vmetrics.ExposeMetadata(true)
+	log := slog.Default()
+	c := NewCollector(src)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e exposition
+		if err := c.write(&e); err != nil {
+			log.Warn("metrics: left out of the scrape", "err", err)
+		}
+		vmetrics.WriteProcessMetrics(&e)
+		vmetrics.WriteFDMetrics(&e)
+
+		h := w.Header()
+		h.Set("Content-Type", ContentType)
+		h.Add("Vary", "Accept-Encoding")
+		if !acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			h.Set("Content-Length", strconv.Itoa(len(e.b)))
+			_, _ = w.Write(e.b)
+			return
+		}
+		h.Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write(e.b)
+		_ = zw.Close()
 	})
 }
 
-// Collector is a prometheus.Collector that reads a Source at each scrape.
+// acceptsGzip reports whether an Accept-Encoding header allows gzip.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q, ok := strings.CutPrefix(strings.TrimSpace(params), "q=")
+		if !ok {
+			return true
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(q), 64)
+		return err == nil && v > 0
+	}
+	return false
+}
+
+// Collector writes the orbital_* metrics of a Source.
 type Collector struct {
 	src Source
 }
@@ -67,52 +112,82 @@ type Collector struct {
 // NewCollector returns a Collector reading src.
 func NewCollector(src Source) *Collector { return &Collector{src: src} }
 
+// WritePrometheus reads the Source once and writes the orbital_* metrics
+// to w in the Prometheus text exposition format. A part that cannot be
+// read (the registry counts) is left out and its error returned; the rest
+// is written all the same.
+func (c *Collector) WritePrometheus(w io.Writer) error {
+	var e exposition
+	err := c.write(&e)
+	if _, werr := w.Write(e.b); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return err
+}
+
+// family is one metric family: its name, type, HELP text and label names.
+type family struct {
+	name, typ, help string
+	labels          []string
+}
+
+func counter(name, help string, labels ...string) family {
+	return family{name: name, typ: "counter", help: help, labels: labels}
+}
+
+func gauge(name, help string, labels ...string) family {
+	return family{name: name, typ: "gauge", help: help, labels: labels}
+}
+
+// metric is a family with one series per row of a table (a process, a
+// library, the cluster's stats) and how to read its value from a row.
+type metric[T any] struct {
+	family
+	val func(T) float64
+}
+
 var (
 	procLabels = []string{"name", "module", "state"}
 	libLabels  = []string{"name", "version"}
 )
 
-// procMetric is one per-process metric and how to read it from a row.
-type procMetric struct {
-	desc *prometheus.Desc
-	typ  prometheus.ValueType
-	val  func(api.ProcessInfo) float64
-}
+func procLabelValues(p api.ProcessInfo) []string { return []string{p.Name, p.Module, string(p.State)} }
+func libLabelValues(l api.LibraryInfo) []string  { return []string{l.Name, l.Version} }
 
-var procMetrics = []procMetric{
-	{prometheus.NewDesc("orbital_process_up", "1 if the process is running, else 0.", procLabels, nil),
-		prometheus.GaugeValue, func(p api.ProcessInfo) float64 { return boolValue(p.State == api.StateRunning) }},
-	{prometheus.NewDesc("orbital_process_memory_bytes", "Current linear memory size of the process.", procLabels, nil),
-		prometheus.GaugeValue, func(p api.ProcessInfo) float64 { return float64(p.MemoryBytes) }},
-	{prometheus.NewDesc("orbital_process_cpu_seconds_total", "Time the current incarnation spent executing guest code.", procLabels, nil),
-		prometheus.CounterValue, func(p api.ProcessInfo) float64 { return p.CPUTime.Seconds() }},
-	{prometheus.NewDesc("orbital_process_messages_in_total", "Messages delivered to the process's mailbox.", procLabels, nil),
-		prometheus.CounterValue, func(p api.ProcessInfo) float64 { return float64(p.MsgsIn) }},
-	{prometheus.NewDesc("orbital_process_messages_out_total", "Messages the process published, sent, requested or replied.", procLabels, nil),
-		prometheus.CounterValue, func(p api.ProcessInfo) float64 { return float64(p.MsgsOut) }},
-	{prometheus.NewDesc("orbital_process_dropped_total", "Messages the process's full mailbox dropped.", procLabels, nil),
-		prometheus.CounterValue, func(p api.ProcessInfo) float64 { return float64(p.Dropped) }},
-	{prometheus.NewDesc("orbital_process_restarts_total", "Times the supervisor restarted the process.", procLabels, nil),
-		prometheus.CounterValue, func(p api.ProcessInfo) float64 { return float64(p.Restarts) }},
-	{prometheus.NewDesc("orbital_process_mailbox_depth", "Messages queued in the process's mailbox now.", procLabels, nil),
-		prometheus.GaugeValue, func(p api.ProcessInfo) float64 { return float64(p.Mailbox) }},
+var procMetrics = []metric[api.ProcessInfo]{
+	{gauge("orbital_process_up", "1 if the process is running, else 0.", procLabels...),
+		func(p api.ProcessInfo) float64 { return boolValue(p.State == api.StateRunning) }},
+	{gauge("orbital_process_memory_bytes", "Current linear memory size of the process.", procLabels...),
+		func(p api.ProcessInfo) float64 { return float64(p.MemoryBytes) }},
+	{counter("orbital_process_cpu_seconds_total", "Time the current incarnation spent executing guest code.", procLabels...),
+		func(p api.ProcessInfo) float64 { return p.CPUTime.Seconds() }},
+	{counter("orbital_process_messages_in_total", "Messages delivered to the process's mailbox.", procLabels...),
+		func(p api.ProcessInfo) float64 { return float64(p.MsgsIn) }},
+	{counter("orbital_process_messages_out_total", "Messages the process published, sent, requested or replied.", procLabels...),
+		func(p api.ProcessInfo) float64 { return float64(p.MsgsOut) }},
+	{counter("orbital_process_dropped_total", "Messages the process's full mailbox dropped.", procLabels...),
+		func(p api.ProcessInfo) float64 { return float64(p.Dropped) }},
+	{counter("orbital_process_restarts_total", "Times the supervisor restarted the process.", procLabels...),
+		func(p api.ProcessInfo) float64 { return float64(p.Restarts) }},
+	{gauge("orbital_process_mailbox_depth", "Messages queued in the process's mailbox now.", procLabels...),
+		func(p api.ProcessInfo) float64 { return float64(p.Mailbox) }},
 }
 
 // netMetrics are the per-process network metrics, emitted only for
 // processes granted sockets.
-var netMetrics = []procMetric{
-	{prometheus.NewDesc("orbital_process_net_received_bytes_total", "Bytes the process read from its sockets.", procLabels, nil),
-		prometheus.CounterValue, netValue(func(n *api.NetStats) uint64 { return n.BytesIn })},
-	{prometheus.NewDesc("orbital_process_net_sent_bytes_total", "Bytes the process wrote to its sockets.", procLabels, nil),
-		prometheus.CounterValue, netValue(func(n *api.NetStats) uint64 { return n.BytesOut })},
-	{prometheus.NewDesc("orbital_process_net_accepted_total", "Connections the process accepted on its listeners.", procLabels, nil),
-		prometheus.CounterValue, netValue(func(n *api.NetStats) uint64 { return n.Accepted })},
-	{prometheus.NewDesc("orbital_process_net_dialled_total", "Connections the process dialled to granted addresses.", procLabels, nil),
-		prometheus.CounterValue, netValue(func(n *api.NetStats) uint64 { return n.Dialled })},
-	{prometheus.NewDesc("orbital_process_net_denied_total", "Dials the process's grant refused.", procLabels, nil),
-		prometheus.CounterValue, netValue(func(n *api.NetStats) uint64 { return n.Denied })},
-	{prometheus.NewDesc("orbital_process_net_sockets", "Sockets the process has open now.", procLabels, nil),
-		prometheus.GaugeValue, netValue(func(n *api.NetStats) uint64 { return uint64(n.Sockets) })},
+var netMetrics = []metric[api.ProcessInfo]{
+	{counter("orbital_process_net_received_bytes_total", "Bytes the process read from its sockets.", procLabels...),
+		netValue(func(n *api.NetStats) uint64 { return n.BytesIn })},
+	{counter("orbital_process_net_sent_bytes_total", "Bytes the process wrote to its sockets.", procLabels...),
+		netValue(func(n *api.NetStats) uint64 { return n.BytesOut })},
+	{counter("orbital_process_net_accepted_total", "Connections the process accepted on its listeners.", procLabels...),
+		netValue(func(n *api.NetStats) uint64 { return n.Accepted })},
+	{counter("orbital_process_net_dialled_total", "Connections the process dialled to granted addresses.", procLabels...),
+		netValue(func(n *api.NetStats) uint64 { return n.Dialled })},
+	{counter("orbital_process_net_denied_total", "Dials the process's grant refused.", procLabels...),
+		netValue(func(n *api.NetStats) uint64 { return n.Denied })},
+	{gauge("orbital_process_net_sockets", "Sockets the process has open now.", procLabels...),
+		netValue(func(n *api.NetStats) uint64 { return uint64(n.Sockets) })},
 }
 
 // netValue reads a network counter.
@@ -124,15 +199,7 @@ func netValue(f func(*api.NetStats) uint64) func(api.ProcessInfo) float64 {
 // when no process is in it (so a count drops to 0 instead of vanishing).
 var states = []api.State{api.StateIdle, api.StateStarting, api.StateRunning, api.StateExited, api.StateCrashed, api.StateKilled, api.StateStopped}
 
-var processesDesc = prometheus.NewDesc("orbital_processes", "Processes (and libraries) by state.", []string{"state"}, nil)
-
-// busMetric is one bus metric and how to read it from the totals.
-type busMetric struct {
-	desc   *prometheus.Desc
-	typ    prometheus.ValueType
-	labels []string
-	val    func(busTotals) float64
-}
+var processesFamily = gauge("orbital_processes", "Processes (and libraries) by state.", "state")
 
 // busTotals sums the per-subject counters of a api.BusStats.
 type busTotals struct {
@@ -151,179 +218,226 @@ func sumBus(st api.BusStats) busTotals {
 	return t
 }
 
-var (
-	busDelivered = prometheus.NewDesc("orbital_bus_messages_delivered_total", "Message copies queued in a receiver's mailbox, by publish (subjects) or send (direct).", []string{"via"}, nil)
-	busDropped   = prometheus.NewDesc("orbital_bus_messages_dropped_total", "Message copies a full mailbox refused or evicted, by publish (subjects) or send (direct).", []string{"via"}, nil)
-)
+// busMetric is one bus family and its series, read from the totals.
+type busMetric struct {
+	family
+	series []busSeries
+}
+
+// busSeries is one series of a bus family: its label values and value.
+type busSeries struct {
+	labels []string
+	val    func(busTotals) float64
+}
+
+// one is the single series of a family without labels.
+func one(val func(busTotals) float64) []busSeries { return []busSeries{{nil, val}} }
+
+// via is the series of a family labelled via: by publish and by send.
+func via(publish, send func(busTotals) float64) []busSeries {
+	return []busSeries{{[]string{"publish"}, publish}, {[]string{"send"}, send}}
+}
 
 var busMetrics = []busMetric{
-	{prometheus.NewDesc("orbital_bus_messages_published_total", "Accepted publishes, requests and replies.", nil, nil),
-		prometheus.CounterValue, nil, func(t busTotals) float64 { return float64(t.Published) }},
-	{prometheus.NewDesc("orbital_bus_messages_sent_total", "Accepted direct sends.", nil, nil),
-		prometheus.CounterValue, nil, func(t busTotals) float64 { return float64(t.st.Direct.Sent) }},
-	{busDelivered, prometheus.CounterValue, []string{"publish"}, func(t busTotals) float64 { return float64(t.Delivered) }},
-	{busDelivered, prometheus.CounterValue, []string{"send"}, func(t busTotals) float64 { return float64(t.st.Direct.Delivered) }},
-	{busDropped, prometheus.CounterValue, []string{"publish"}, func(t busTotals) float64 { return float64(t.Dropped) }},
-	{busDropped, prometheus.CounterValue, []string{"send"}, func(t busTotals) float64 { return float64(t.st.Direct.Dropped) }},
-	{prometheus.NewDesc("orbital_bus_messages_unrouted_total", "Publishes that found no subscriber.", nil, nil),
-		prometheus.CounterValue, nil, func(t busTotals) float64 { return float64(t.Unrouted) }},
-	{prometheus.NewDesc("orbital_bus_denied_total", "Bus operations refused by permissions (all kinds).", nil, nil),
-		prometheus.CounterValue, nil, func(t busTotals) float64 { return float64(t.st.Denied) }},
-	{prometheus.NewDesc("orbital_bus_subscriptions", "Live subscriptions.", nil, nil),
-		prometheus.GaugeValue, nil, func(t busTotals) float64 { return float64(t.st.Subscriptions) }},
-	{prometheus.NewDesc("orbital_bus_endpoints", "Endpoints connected to the bus.", nil, nil),
-		prometheus.GaugeValue, nil, func(t busTotals) float64 { return float64(len(t.st.Endpoints)) }},
+	{counter("orbital_bus_messages_published_total", "Accepted publishes, requests and replies."),
+		one(func(t busTotals) float64 { return float64(t.Published) })},
+	{counter("orbital_bus_messages_sent_total", "Accepted direct sends."),
+		one(func(t busTotals) float64 { return float64(t.st.Direct.Sent) })},
+	{counter("orbital_bus_messages_delivered_total", "Message copies queued in a receiver's mailbox, by publish (subjects) or send (direct).", "via"),
+		via(func(t busTotals) float64 { return float64(t.Delivered) }, func(t busTotals) float64 { return float64(t.st.Direct.Delivered) })},
+	{counter("orbital_bus_messages_dropped_total", "Message copies a full mailbox refused or evicted, by publish (subjects) or send (direct).", "via"),
+		via(func(t busTotals) float64 { return float64(t.Dropped) }, func(t busTotals) float64 { return float64(t.st.Direct.Dropped) })},
+	{counter("orbital_bus_messages_unrouted_total", "Publishes that found no subscriber."),
+		one(func(t busTotals) float64 { return float64(t.Unrouted) })},
+	{counter("orbital_bus_denied_total", "Bus operations refused by permissions (all kinds)."),
+		one(func(t busTotals) float64 { return float64(t.st.Denied) })},
+	{gauge("orbital_bus_subscriptions", "Live subscriptions."),
+		one(func(t busTotals) float64 { return float64(t.st.Subscriptions) })},
+	{gauge("orbital_bus_endpoints", "Endpoints connected to the bus."),
+		one(func(t busTotals) float64 { return float64(len(t.st.Endpoints)) })},
 }
 
-// libMetric is one per-library metric and how to read it from a row.
-type libMetric struct {
-	desc *prometheus.Desc
-	typ  prometheus.ValueType
-	val  func(api.LibraryInfo) float64
-}
-
-var libMetrics = []libMetric{
-	{prometheus.NewDesc("orbital_library_up", "1 if the library is running (not restarting or down), else 0.", libLabels, nil),
-		prometheus.GaugeValue, func(l api.LibraryInfo) float64 { return boolValue(l.State == "running") }},
-	{prometheus.NewDesc("orbital_library_calls_total", "Calls made to the library.", libLabels, nil),
-		prometheus.CounterValue, func(l api.LibraryInfo) float64 { return float64(l.Calls) }},
-	{prometheus.NewDesc("orbital_library_failures_total", "Calls to the library that failed.", libLabels, nil),
-		prometheus.CounterValue, func(l api.LibraryInfo) float64 { return float64(l.Failures) }},
-	{prometheus.NewDesc("orbital_library_instances", "Wasm instances of the library running.", libLabels, nil),
-		prometheus.GaugeValue, func(l api.LibraryInfo) float64 { return float64(l.Instances) }},
-	{prometheus.NewDesc("orbital_library_busy", "Instances of the library serving a call now.", libLabels, nil),
-		prometheus.GaugeValue, func(l api.LibraryInfo) float64 { return float64(l.Busy) }},
-	{prometheus.NewDesc("orbital_library_restarts_total", "Times the library's instances were restarted.", libLabels, nil),
-		prometheus.CounterValue, func(l api.LibraryInfo) float64 { return float64(l.Restarts) }},
-}
-
-// ClusterSource is a Source of a node in a cluster: View reports false for
-// a node alone (then no orbital_cluster_* metric is exported).
-type ClusterSource interface {
-	ClusterView() (api.ClusterView, bool)
+var libMetrics = []metric[api.LibraryInfo]{
+	{gauge("orbital_library_up", "1 if the library is running (not restarting or down), else 0.", libLabels...),
+		func(l api.LibraryInfo) float64 { return boolValue(l.State == "running") }},
+	{counter("orbital_library_calls_total", "Calls made to the library.", libLabels...),
+		func(l api.LibraryInfo) float64 { return float64(l.Calls) }},
+	{counter("orbital_library_failures_total", "Calls to the library that failed.", libLabels...),
+		func(l api.LibraryInfo) float64 { return float64(l.Failures) }},
+	{gauge("orbital_library_instances", "Wasm instances of the library running.", libLabels...),
+		func(l api.LibraryInfo) float64 { return float64(l.Instances) }},
+	{gauge("orbital_library_busy", "Instances of the library serving a call now.", libLabels...),
+		func(l api.LibraryInfo) float64 { return float64(l.Busy) }},
+	{counter("orbital_library_restarts_total", "Times the library's instances were restarted.", libLabels...),
+		func(l api.LibraryInfo) float64 { return float64(l.Restarts) }},
 }
 
 // clusterMetrics are a clustered node's counters (api.ClusterStats).
-var clusterMetrics = []struct {
-	desc *prometheus.Desc
-	typ  prometheus.ValueType
-	val  func(api.ClusterStats) float64
-}{
-	{prometheus.NewDesc("orbital_cluster_forwarded_total", "Bus messages carried to other nodes.", nil, nil),
-		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Forwarded) }},
-	{prometheus.NewDesc("orbital_cluster_received_total", "Bus messages from other nodes delivered here.", nil, nil),
-		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Received) }},
-	{prometheus.NewDesc("orbital_cluster_refused_total", "Messages from other nodes on subjects this node does not export.", nil, nil),
-		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Refused) }},
-	{prometheus.NewDesc("orbital_cluster_dropped_total", "Cluster messages lost: no room, a held payload gone or unfetchable.", nil, nil),
-		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Dropped) }},
-	{prometheus.NewDesc("orbital_cluster_calls_total", "Library calls sent to other nodes.", nil, nil),
-		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Calls) }},
-	{prometheus.NewDesc("orbital_cluster_calls_served_total", "Library calls served for other nodes.", nil, nil),
-		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.CallsServed) }},
-	{prometheus.NewDesc("orbital_cluster_calls_refused_total", "Calls from other nodes for libraries not exported to the cluster.", nil, nil),
-		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.CallsRefused) }},
-	{prometheus.NewDesc("orbital_cluster_failovers_total", "Calls retried on another provider.", nil, nil),
-		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Failovers) }},
-	{prometheus.NewDesc("orbital_cluster_reconnects_total", "Times the connection to NATS came back.", nil, nil),
-		prometheus.CounterValue, func(s api.ClusterStats) float64 { return float64(s.Reconnects) }},
-	{prometheus.NewDesc("orbital_cluster_connected", "1 while connected to NATS.", nil, nil),
-		prometheus.GaugeValue, func(s api.ClusterStats) float64 {
-			if s.Connected {
-				return 1
-			}
-			return 0
-		}},
+var clusterMetrics = []metric[api.ClusterStats]{
+	{counter("orbital_cluster_forwarded_total", "Bus messages carried to other nodes."),
+		func(s api.ClusterStats) float64 { return float64(s.Forwarded) }},
+	{counter("orbital_cluster_received_total", "Bus messages from other nodes delivered here."),
+		func(s api.ClusterStats) float64 { return float64(s.Received) }},
+	{counter("orbital_cluster_refused_total", "Messages from other nodes on subjects this node does not export."),
+		func(s api.ClusterStats) float64 { return float64(s.Refused) }},
+	{counter("orbital_cluster_dropped_total", "Cluster messages lost: no room, a held payload gone or unfetchable."),
+		func(s api.ClusterStats) float64 { return float64(s.Dropped) }},
+	{counter("orbital_cluster_calls_total", "Library calls sent to other nodes."),
+		func(s api.ClusterStats) float64 { return float64(s.Calls) }},
+	{counter("orbital_cluster_calls_served_total", "Library calls served for other nodes."),
+		func(s api.ClusterStats) float64 { return float64(s.CallsServed) }},
+	{counter("orbital_cluster_calls_refused_total", "Calls from other nodes for libraries not exported to the cluster."),
+		func(s api.ClusterStats) float64 { return float64(s.CallsRefused) }},
+	{counter("orbital_cluster_failovers_total", "Calls retried on another provider."),
+		func(s api.ClusterStats) float64 { return float64(s.Failovers) }},
+	{counter("orbital_cluster_reconnects_total", "Times the connection to NATS came back."),
+		func(s api.ClusterStats) float64 { return float64(s.Reconnects) }},
+	{gauge("orbital_cluster_connected", "1 while connected to NATS."),
+		func(s api.ClusterStats) float64 { return boolValue(s.Connected) }},
 }
 
-var clusterNodesUp = prometheus.NewDesc("orbital_cluster_nodes_up", "Nodes of the cluster up, this one included.", nil, nil)
+var clusterNodesUp = gauge("orbital_cluster_nodes_up", "Nodes of the cluster up, this one included.")
 
 var (
-	registryModules  = prometheus.NewDesc("orbital_registry_modules", "Module names installed in the device's registry.", nil, nil)
-	registryVersions = prometheus.NewDesc("orbital_registry_versions", "Module versions installed in the device's registry.", nil, nil)
+	registryModules  = gauge("orbital_registry_modules", "Module names installed in the device's registry.")
+	registryVersions = gauge("orbital_registry_versions", "Module versions installed in the device's registry.")
 )
 
-// Describe sends the descriptors of every metric the Collector emits.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range procMetrics {
-		ch <- m.desc
-	}
-	for _, m := range netMetrics {
-		ch <- m.desc
-	}
-	ch <- processesDesc
-	seen := map[*prometheus.Desc]bool{}
-	for _, m := range busMetrics {
-		if !seen[m.desc] {
-			seen[m.desc] = true
-			ch <- m.desc
+// write reads the Source once and writes every family to e, each in one
+// block (HELP, TYPE, then its series). A family without series is left
+// out. The registry families are left out, and the error returned, if the
+// registry cannot be read.
+func (c *Collector) write(e *exposition) error {
+	procs := c.src.Processes()
+	writeRows(e, procMetrics, procs, procLabelValues)
+	var netted []api.ProcessInfo
+	for _, p := range procs {
+		if p.Net != nil {
+			netted = append(netted, p)
 		}
 	}
-	for _, m := range libMetrics {
-		ch <- m.desc
-	}
-	ch <- registryModules
-	ch <- registryVersions
-	for _, m := range clusterMetrics {
-		ch <- m.desc
-	}
-	ch <- clusterNodesUp
-}
+	writeRows(e, netMetrics, netted, procLabelValues)
 
-// Collect reads the Source once and sends the metrics.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	count := map[api.State]int{}
-	for _, p := range c.src.Processes() {
+	for _, p := range procs {
 		count[p.State]++
-		for _, m := range procMetrics {
-			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(p), p.Name, p.Module, string(p.State))
-		}
-		if p.Net == nil {
-			continue
-		}
-		for _, m := range netMetrics {
-			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(p), p.Name, p.Module, string(p.State))
-		}
 	}
+	e.header(processesFamily)
 	for _, s := range states {
-		ch <- prometheus.MustNewConstMetric(processesDesc, prometheus.GaugeValue, float64(count[s]), string(s))
+		e.sample(processesFamily, float64(count[s]), string(s))
 	}
 
 	t := sumBus(c.src.BusStats())
 	for _, m := range busMetrics {
-		ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(t), m.labels...)
-	}
-
-	for _, l := range c.src.Libraries() {
-		for _, m := range libMetrics {
-			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(l), l.Name, l.Version)
+		e.header(m.family)
+		for _, s := range m.series {
+			e.sample(m.family, s.val(t), s.labels...)
 		}
 	}
 
+	writeRows(e, libMetrics, c.src.Libraries(), libLabelValues)
+
 	if cs, ok := c.src.(ClusterSource); ok {
 		if v, ok := cs.ClusterView(); ok {
-			for _, m := range clusterMetrics {
-				ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.val(v.Stats))
-			}
+			writeRows(e, clusterMetrics, []api.ClusterStats{v.Stats}, nil)
 			up := 0
 			for _, n := range v.Nodes {
 				if n.State == api.NodeUp {
 					up++
 				}
 			}
-			ch <- prometheus.MustNewConstMetric(clusterNodesUp, prometheus.GaugeValue, float64(up))
+			e.header(clusterNodesUp)
+			e.sample(clusterNodesUp, float64(up))
 		}
 	}
 
 	modules, versions, err := c.src.RegistryCounts()
 	if err != nil {
-		err = fmt.Errorf("metrics: registry counts: %w", err)
-		ch <- prometheus.NewInvalidMetric(registryModules, err)
-		ch <- prometheus.NewInvalidMetric(registryVersions, err)
+		return fmt.Errorf("metrics: registry counts: %w", err)
+	}
+	e.header(registryModules)
+	e.sample(registryModules, float64(modules))
+	e.header(registryVersions)
+	e.sample(registryVersions, float64(versions))
+	return nil
+}
+
+// writeRows writes each of ms as a family with one series per row, its
+// label values given by labels (nil for a family without labels).
+func writeRows[T any](e *exposition, ms []metric[T], rows []T, labels func(T) []string) {
+	if len(rows) == 0 {
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(registryModules, prometheus.GaugeValue, float64(modules))
-	ch <- prometheus.MustNewConstMetric(registryVersions, prometheus.GaugeValue, float64(versions))
+	for _, m := range ms {
+		e.header(m.family)
+		for _, r := range rows {
+			var values []string
+			if labels != nil {
+				values = labels(r)
+			}
+			e.sample(m.family, m.val(r), values...)
+		}
+	}
+}
+
+// exposition accumulates the text exposition format.
+type exposition struct {
+	b []byte
+}
+
+// Write appends p, so that VictoriaMetrics/metrics can write to e.
+func (e *exposition) Write(p []byte) (int, error) {
+	e.b = append(e.b, p...)
+	return len(p), nil
+}
+
+var (
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+)
+
+// header writes f's HELP and TYPE lines.
+func (e *exposition) header(f family) {
+	e.b = append(e.b, "# HELP "...)
+	e.b = append(e.b, f.name...)
+	e.b = append(e.b, ' ')
+	e.b = append(e.b, helpEscaper.Replace(f.help)...)
+	e.b = append(e.b, "\n# TYPE "...)
+	e.b = append(e.b, f.name...)
+	e.b = append(e.b, ' ')
+	e.b = append(e.b, f.typ...)
+	e.b = append(e.b, '\n')
+}
+
+// sample writes one series of f: values are its label values, in the
+// order of f.labels. A label value is made valid UTF-8 and escaped.
+func (e *exposition) sample(f family, v float64, values ...string) {
+	e.b = append(e.b, f.name...)
+	if len(f.labels) > 0 {
+		e.b = append(e.b, '{')
+		for i, l := range f.labels {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.b = append(e.b, l...)
+			e.b = append(e.b, `="`...)
+			e.b = append(e.b, labelEscaper.Replace(strings.ToValidUTF8(values[i], "\uFFFD"))...)
+			e.b = append(e.b, '"')
+		}
+		e.b = append(e.b, '}')
+	}
+	e.b = append(e.b, ' ')
+	e.b = appendValue(e.b, v)
+	e.b = append(e.b, '\n')
+}
+
+// appendValue appends v as a sample value: an integer in full (1000000,
+// not 1e+06) while a float64 holds it exactly, else the shortest form.
+func appendValue(b []byte, v float64) []byte {
+	if v == math.Trunc(v) && math.Abs(v) <= 1<<53 {
+		return strconv.AppendInt(b, int64(v), 10)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
 func boolValue(b bool) float64 {

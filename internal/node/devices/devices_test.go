@@ -432,6 +432,42 @@ func TestMisbehavingDrivers(t *testing.T) {
 	}
 }
 
+// TestDriverMemoryLimit: a driver that allocates past its memory limit
+// is stopped by it (the Go runtime's "out of memory" exit), counted and
+// restarted, while a well-behaved one under the same limit keeps running:
+// the limit is on what a driver uses, not on the address space its
+// runtime reserves.
+func TestDriverMemoryLimit(t *testing.T) {
+	_, exe := programs(t)
+	k := kernel(t)
+	mk := func(name, mode string) config.Driver {
+		c := driverCfg(name, map[string]any{"mode": mode})
+		c.Exec, c.Memory = exe, 128<<20
+		return c
+	}
+	d := start(t, k, mk("small", "ok"), mk("hog", "hog"))
+	get := func(name string) api.ProcessInfo {
+		for _, p := range d.Processes() {
+			if p.Name == name {
+				return p
+			}
+		}
+		t.Fatalf("no %s in ps", name)
+		return api.ProcessInfo{}
+	}
+	waitFor(t, "the hog stopped by its limit and restarted", 30*time.Second, func() bool { return get("hog").Restarts >= 1 })
+	if r := get("hog").Reason; !strings.Contains(r, "status 2") && !strings.Contains(r, "signal") {
+		t.Errorf("hog reason %q: want the runtime's out-of-memory exit", r)
+	}
+	out, err := k.Call(context.Background(), "small", "echo", []byte("fine"))
+	if err != nil || string(out) != "fine" {
+		t.Errorf("small.echo under 128 MiB: %q %v", out, err)
+	}
+	if p := get("small"); p.Restarts != 0 || p.State != api.StateRunning {
+		t.Errorf("the driver within its limit was disturbed: %+v (reason %q)", p.Driver, p.Reason)
+	}
+}
+
 // TestSandbox: an out-of-process driver cannot read host files outside
 // its grant where Landlock is available.
 func TestSandbox(t *testing.T) {

@@ -14,10 +14,15 @@ const LaunchEnv = "ORBITAL_DRIVER_LAUNCH"
 
 // launchSpec is what the launcher applies before it executes the driver.
 type launchSpec struct {
-	Exec   string   `json:"exec"`
-	Args   []string `json:"args"`
-	Memory uint64   `json:"memory"` // RLIMIT_AS, bytes
-	Files  uint64   `json:"files"`  // RLIMIT_NOFILE
+	Exec string   `json:"exec"`
+	Args []string `json:"args"`
+	// Memory is RLIMIT_DATA, bytes: on Linux (4.7 and later) the private
+	// writable memory a process maps — what it uses, not the address
+	// space it reserves. RLIMIT_AS counted reservations too, and Go's
+	// runtime reserves hundreds of MiB it never touches: a Go driver
+	// under 1 GiB of address space died at start now and then.
+	Memory uint64 `json:"memory"`
+	Files  uint64 `json:"files"` // RLIMIT_NOFILE
 	// Landlock: the driver may read and execute only under RO, and read
 	// and write only RW (its granted resources).
 	Landlock bool     `json:"landlock"`

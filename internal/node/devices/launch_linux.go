@@ -18,7 +18,7 @@ func confine(s launchSpec) error {
 	for _, l := range []struct {
 		res int
 		v   uint64
-	}{{unix.RLIMIT_AS, s.Memory}, {unix.RLIMIT_NOFILE, s.Files}, {unix.RLIMIT_CORE, 0}} {
+	}{{unix.RLIMIT_DATA, s.Memory}, {unix.RLIMIT_NOFILE, s.Files}, {unix.RLIMIT_CORE, 0}} {
 		if l.v == 0 && l.res != unix.RLIMIT_CORE {
 			continue
 		}

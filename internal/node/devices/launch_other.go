@@ -10,7 +10,7 @@ func confine(s launchSpec) error {
 	for _, l := range []struct {
 		res int
 		v   uint64
-	}{{syscall.RLIMIT_AS, s.Memory}, {syscall.RLIMIT_NOFILE, s.Files}} {
+	}{{syscall.RLIMIT_DATA, s.Memory}, {syscall.RLIMIT_NOFILE, s.Files}} {
 		if l.v == 0 {
 			continue
 		}

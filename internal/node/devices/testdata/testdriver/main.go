@@ -9,6 +9,8 @@
 //	garbage  writes bytes that are not protocol after the handshake
 //	escape   tries to read /etc/shadow-like files outside its grant and
 //	         reports on test.escape whether it could
+//	hog      allocates and touches memory, 16 MiB at a time, until its
+//	         memory limit stops it
 package main
 
 import (
@@ -60,6 +62,16 @@ func main() {
 			if err := w.Write(wire.Msg{Type: wire.TypePublish, Subject: st.Device + ".flood", Header: []byte("x")}); err != nil {
 				os.Exit(1)
 			}
+		}
+	case "hog":
+		var keep [][]byte
+		for {
+			b := make([]byte, 16<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			keep = append(keep, b)
+			time.Sleep(time.Millisecond)
 		}
 	case "garbage":
 		_, _ = conn.Write([]byte{0xff, 0xff, 0xff, 0xff, 'j', 'u', 'n', 'k'})
