@@ -107,6 +107,8 @@ lint:
 
 ## test: every test (race detector on), then short fuzz runs
 test: deps examples lint
+	@# Compile every example once, without -race, into the tests' shared compile cache.
+	ORBITAL_WARM=1 $(GO) test -count=1 -v -run TestWarm ./internal/testwasm/warm
 	$(GO) test -race -count=1 -timeout 20m ./...
 	@# The embedded NATS server (bin/orbital-server's build) routed over TLS.
 	$(GO) test -race -count=1 -tags embednats ./internal/cluster

@@ -76,7 +76,7 @@ func layer(p string) int {
 		p == "internal/fetch" || p == "internal/pack" || p == "internal/cluster" || p == "internal/compositor" ||
 		strings.HasPrefix(p, "internal/display/"):
 		return 3 // services
-	case p == "internal/admin" || strings.HasPrefix(p, "cmd/") || strings.HasPrefix(p, "drivers/"):
+	case p == "internal/admin" || strings.HasPrefix(p, "cmd/") || strings.HasPrefix(p, "drivers/") || p == "internal/testwasm/warm":
 		return 4 // UI, drivers and binaries
 	}
 	return -1
