@@ -177,7 +177,10 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, spec Spec) (inst *I
 
 	// The system interface is Orbital's own (package wasi): wazero runs
 	// the code, the State below is everything the guest sees of the host.
-	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	// wazero's own system context is not the guest's (internal/wasi is),
+	// but without a random source it seeds a math/rand generator for
+	// every instance: ~10 % of a spawn. It gets a reader that is never read.
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(unusedRand{})
 	if err := i.systemInterface(spec); err != nil {
 		return nil, fmt.Errorf("instantiate %s: %w", spec.Name, err)
 	}
@@ -570,6 +573,14 @@ func (i *Instance) Exit(err error) Exit {
 
 // Done is closed when the instance is killed.
 func (i *Instance) Done() <-chan struct{} { return i.ctx.Done() }
+
+// unusedRand is wazero's random source: the guest's random_get is served
+// by internal/wasi, so nothing reads it; reading it would be a bug.
+type unusedRand struct{}
+
+func (unusedRand) Read(p []byte) (int, error) {
+	return 0, errors.New("engine: wazero's random source is not the guest's (internal/wasi serves random_get)")
+}
 
 // fakeRand is the randomness of a process without the random capability:
 // a fixed-seed splitmix64 stream, the same for every instance.

@@ -23,7 +23,7 @@ import (
 
 func main() {
 	run := flag.Bool("run", false, "run the benchmarks and write the results file first (otherwise render the existing one)")
-	only := flag.String("only", "", "with -run: only the runs whose pkg contains this")
+	only := flag.String("only", "", "with -run: only the runs of this package (and those below it), e.g. internal/engine or .")
 	specPath := flag.String("spec", "docs/bench/report.toml", "the spec")
 	resultsPath := flag.String("results", "docs/bench/results.txt", "the results file")
 	docPath := flag.String("doc", "docs/BENCHMARKS.md", "the document to render the tables into")
@@ -88,7 +88,7 @@ func runAll(spec *benchreport.Spec, only, resultsPath string) error {
 		kept = oldRuns(resultsPath)
 	}
 	for i, r := range spec.Runs {
-		if only != "" && !strings.Contains(r.Pkg, only) {
+		if only != "" && r.Pkg != only && r.Pkg != "./"+only && !strings.HasPrefix(r.Pkg, "./"+only+"/") {
 			body.Write(kept[runTag(r)])
 			continue
 		}
