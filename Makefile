@@ -6,6 +6,7 @@
 #   make build      build bin/orbital (the device binary) and bin/orbital-server (+ embedded NATS, X11 display)
 #   make examples   build every guest module in examples/ into build/wasm/
 #   make bench      run the benchmarks of docs/bench/report.toml, record them, regenerate docs/BENCHMARKS.md's tables
+#                   (make bench-report: only regenerate the tables; make bench-all: every benchmark once)
 #   make lint       gofmt + go vet
 #   make clean      remove build/ and bin/
 #
@@ -98,10 +99,7 @@ tour: deps build examples
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet $$($(GO) list ./... | grep -v /internal/fs$$)
-	@# internal/fs implements wazero's sys.File, whose Seek returns an Errno:
-	@# vet's stdmethods check would demand io.Seeker's signature there.
-	$(GO) vet -stdmethods=false ./internal/fs
+	$(GO) vet ./...
 	$(GO) vet -tags embednats,x11 ./internal/cluster ./internal/node/screen ./cmd/orbital
 	$(GO_WASM_ENV) $(GO) vet ./examples/...
 

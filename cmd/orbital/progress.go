@@ -14,7 +14,7 @@ import (
 const slowAfter = 300 * time.Millisecond
 
 // slowCompile is orbital run's compile progress: a compile that takes
-// longer than slowAfter prints "compiling NAME 2.6 MB…" and then its time;
+// longer than slowAfter prints "compiling NAME 2.5MiB…" and then its time;
 // quick and cached ones print nothing.
 func slowCompile(w io.Writer, quiet bool) func(api.CompileEvent) {
 	if quiet {
@@ -39,7 +39,7 @@ func slowCompile(w io.Writer, quiet bool) func(api.CompileEvent) {
 				defer mu.Unlock()
 				if !ended {
 					told = true
-					fmt.Fprintf(w, "orbital: compiling %s %s…\n", ev.Module, byteSize(ev.Size))
+					fmt.Fprintf(w, "orbital: compiling %s %s…\n", ev.Module, humanBytes(uint64(ev.Size)))
 				}
 			})
 		case api.CompileDone, api.CompileCached, api.CompileFailed:
@@ -55,7 +55,7 @@ func slowCompile(w io.Writer, quiet bool) func(api.CompileEvent) {
 }
 
 // compileLines is orbital up's boot progress on a terminal: a line per
-// module as its compile starts ("compiling NAME 2.6 MB…") and as it ends
+// module as its compile starts ("compiling NAME 2.5MiB…") and as it ends
 // (compiled in …, cached, failed). Modules compile in parallel, so lines
 // of different modules interleave; each line is whole.
 func compileLines(w io.Writer) func(api.CompileEvent) {
@@ -67,11 +67,11 @@ func compileLines(w io.Writer) func(api.CompileEvent) {
 			if ev.Cached {
 				return // its end says "cached"
 			}
-			line = fmt.Sprintf("compiling %s %s…", ev.Module, byteSize(ev.Size))
+			line = fmt.Sprintf("compiling %s %s…", ev.Module, humanBytes(uint64(ev.Size)))
 		case api.CompileDone:
 			line = fmt.Sprintf("compiled %s in %s", ev.Module, roundDuration(ev.Elapsed))
 		case api.CompileCached:
-			line = fmt.Sprintf("%s %s cached (%s)", ev.Module, byteSize(ev.Size), roundDuration(ev.Elapsed))
+			line = fmt.Sprintf("%s %s cached (%s)", ev.Module, humanBytes(uint64(ev.Size)), roundDuration(ev.Elapsed))
 		case api.CompileFailed:
 			line = fmt.Sprintf("%s failed to compile: %s", ev.Module, ev.Error)
 		default:
@@ -80,18 +80,6 @@ func compileLines(w io.Writer) func(api.CompileEvent) {
 		mu.Lock()
 		defer mu.Unlock()
 		fmt.Fprintf(w, "orbital: %s\n", line)
-	}
-}
-
-// byteSize prints n bytes the way people read them: 812 B, 4.1 KB, 2.6 MB.
-func byteSize(n int) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1000*1000:
-		return fmt.Sprintf("%.1f KB", float64(n)/1e3)
-	default:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 	}
 }
 

@@ -13,11 +13,11 @@ func TestCompileLines(t *testing.T) {
 		ev   api.CompileEvent
 		want string
 	}{
-		{api.CompileEvent{Module: "facecam", Size: 2_612_345, Stage: api.CompileStarted}, "orbital: compiling facecam 2.6 MB…\n"},
+		{api.CompileEvent{Module: "facecam", Size: 2_612_345, Stage: api.CompileStarted}, "orbital: compiling facecam 2.5MiB…\n"},
 		{api.CompileEvent{Module: "facecam", Size: 2_612_345, Stage: api.CompileStarted, Cached: true}, ""},
 		{api.CompileEvent{Module: "facecam", Size: 2_612_345, Stage: api.CompileDone, Elapsed: 1623 * time.Millisecond}, "orbital: compiled facecam in 1.62s\n"},
-		{api.CompileEvent{Module: "echo", Size: 812, Stage: api.CompileCached, Elapsed: 212 * time.Microsecond}, "orbital: echo 812 B cached (212µs)\n"},
-		{api.CompileEvent{Module: "pong", Size: 4100, Stage: api.CompileCached, Elapsed: 74_400 * time.Microsecond}, "orbital: pong 4.1 KB cached (74ms)\n"},
+		{api.CompileEvent{Module: "echo", Size: 812, Stage: api.CompileCached, Elapsed: 212 * time.Microsecond}, "orbital: echo 812B cached (212µs)\n"},
+		{api.CompileEvent{Module: "pong", Size: 4100, Stage: api.CompileCached, Elapsed: 74_400 * time.Microsecond}, "orbital: pong 4KiB cached (74ms)\n"},
 		{api.CompileEvent{Module: "bad", Size: 10, Stage: api.CompileFailed, Error: "compile bad: bad module"}, "orbital: bad failed to compile: compile bad: bad module\n"},
 		{api.CompileEvent{Module: "echo", Size: 812, Stage: api.CompileLoaded}, ""},
 	}
@@ -44,14 +44,14 @@ func TestSlowCompile(t *testing.T) {
 	p = slowCompile(&slow, false)
 	p(api.CompileEvent{Module: "big", Size: 2_700_000, Stage: api.CompileStarted})
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(slow.String(), "compiling big 2.7 MB…") {
+	for !strings.Contains(slow.String(), "compiling big 2.6MiB…") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no progress line for a slow compile: %q", slow.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	p(api.CompileEvent{Module: "big", Size: 2_700_000, Stage: api.CompileDone, Elapsed: 1500 * time.Millisecond})
-	if got := slow.String(); got != "orbital: compiling big 2.7 MB…\norbital: compiled big in 1.5s\n" {
+	if got := slow.String(); got != "orbital: compiling big 2.6MiB…\norbital: compiled big in 1.5s\n" {
 		t.Fatalf("got %q", got)
 	}
 	if slowCompile(&b, true) != nil {

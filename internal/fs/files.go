@@ -313,9 +313,9 @@ func (l *listing) Datasync() experimentalsys.Errno { return l.check(0) }
 // Utimens implements sys.File.Utimens (EROFS).
 func (l *listing) Utimens(int64, int64) experimentalsys.Errno { return l.check(experimentalsys.EROFS) }
 
-// Seek implements sys.File.Seek: only a rewind (offset 0 from the start) is
-// supported, which restarts Readdir.
-func (l *listing) Seek(offset int64, whence int) (int64, experimentalsys.Errno) {
+// Lseek (see Seek): only a rewind (offset 0 from the start) is supported,
+// which restarts Readdir.
+func (l *listing) Lseek(offset int64, whence int) (int64, experimentalsys.Errno) {
 	if errno := l.check(0); errno != 0 {
 		return 0, errno
 	}

@@ -232,7 +232,7 @@ func TestFilesDirectory(t *testing.T) {
 		t.Fatalf("after rewind: %v", again)
 	}
 	buf := make([]byte, 1)
-	wantErrno(t, "seek dir", second(dir.Seek(1, io.SeekStart)), experimentalsys.EISDIR)
+	wantErrno(t, "seek dir", second(Seek(dir, 1, io.SeekStart)), experimentalsys.EISDIR)
 	wantErrno(t, "read dir", second(dir.Read(buf)), experimentalsys.EISDIR)
 	wantErrno(t, "write dir", second(dir.Write(buf)), experimentalsys.EISDIR)
 	wantErrno(t, "utimens dir", dir.Utimens(0, 0), experimentalsys.EROFS)

@@ -5,6 +5,8 @@ import (
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/orbitalfoundation/orbital/internal/fs"
 )
 
 // Limits of the guest's arguments.
@@ -533,7 +535,7 @@ func fdSeek(s *State, m Memory, st []uint64) {
 	case isStream(d):
 		st[0] = uint64(ESPIPE)
 	default:
-		pos, e := d.File.Seek(offset, int(whence))
+		pos, e := fs.Seek(d.File, offset, int(whence))
 		if e != 0 {
 			st[0] = uint64(fromSys(e))
 			return
@@ -555,7 +557,7 @@ func fdTell(s *State, m Memory, st []uint64) {
 	case isStream(d):
 		st[0] = uint64(ESPIPE)
 	default:
-		pos, e := d.File.Seek(0, io.SeekCurrent)
+		pos, e := fs.Seek(d.File, 0, io.SeekCurrent)
 		if e != 0 {
 			st[0] = uint64(fromSys(e))
 			return

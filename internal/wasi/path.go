@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+
+	"github.com/orbitalfoundation/orbital/internal/fs"
 )
 
 // Path flags (witx "lookupflags") and open flags (witx "oflags").
@@ -422,7 +424,7 @@ func fdReaddir(s *State, m Memory, st []uint64) {
 
 // list reads the directory's entries, from its start.
 func (d *Descriptor) list() Errno {
-	if _, e := d.File.Seek(0, io.SeekStart); e != 0 {
+	if _, e := fs.Seek(d.File, 0, io.SeekStart); e != 0 {
 		return fromSys(e)
 	}
 	ents, e := d.File.Readdir(-1)

@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/orbitalfoundation/orbital/internal/fs"
 )
 
 // Event types and flags of poll_oneoff.
@@ -187,7 +189,7 @@ func (s *State) fdReadiness(sub *subscription) (event, *fdWait) {
 		// Regular files are always ready; a read reports what is left.
 		if !write && !d.isDir() {
 			if stat, e := d.File.Stat(); e == 0 {
-				if pos, e := d.File.Seek(0, io.SeekCurrent); e == 0 && stat.Size > pos {
+				if pos, e := fs.Seek(d.File, 0, io.SeekCurrent); e == 0 && stat.Size > pos {
 					ev.nbytes = uint64(stat.Size - pos)
 				}
 			}

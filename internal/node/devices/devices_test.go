@@ -62,6 +62,18 @@ func start(t testing.TB, k *orbital.Kernel, cfgs ...config.Driver) *devices.Devi
 	return d
 }
 
+// procOf is the ps row of the driver name.
+func procOf(t testing.TB, d *devices.Devices, name string) api.ProcessInfo {
+	t.Helper()
+	for _, p := range d.Processes() {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("no %s in ps", name)
+	return api.ProcessInfo{}
+}
+
 // testLog writes log records to the test's log until the test ends.
 type testLog struct {
 	mu   sync.Mutex
@@ -390,15 +402,7 @@ func TestMisbehavingDrivers(t *testing.T) {
 		return c
 	}
 	d := start(t, k, mk("good", "ok"), mk("crashy", "crash"), mk("hangy", "hang"), mk("floody", "flood"), mk("junky", "garbage"))
-	get := func(name string) api.ProcessInfo {
-		for _, p := range d.Processes() {
-			if p.Name == name {
-				return p
-			}
-		}
-		t.Fatalf("no %s in ps", name)
-		return api.ProcessInfo{}
-	}
+	get := func(name string) api.ProcessInfo { return procOf(t, d, name) }
 	waitFor(t, "every failure counted", 30*time.Second, func() bool {
 		return get("crashy").Restarts >= 1 && get("hangy").Restarts >= 1 && get("floody").Restarts >= 1 && get("junky").Restarts >= 1
 	})
@@ -446,15 +450,7 @@ func TestDriverMemoryLimit(t *testing.T) {
 		return c
 	}
 	d := start(t, k, mk("small", "ok"), mk("hog", "hog"))
-	get := func(name string) api.ProcessInfo {
-		for _, p := range d.Processes() {
-			if p.Name == name {
-				return p
-			}
-		}
-		t.Fatalf("no %s in ps", name)
-		return api.ProcessInfo{}
-	}
+	get := func(name string) api.ProcessInfo { return procOf(t, d, name) }
 	waitFor(t, "the hog stopped by its limit and restarted", 30*time.Second, func() bool { return get("hog").Restarts >= 1 })
 	if r := get("hog").Reason; !strings.Contains(r, "status 2") && !strings.Contains(r, "signal") {
 		t.Errorf("hog reason %q: want the runtime's out-of-memory exit", r)

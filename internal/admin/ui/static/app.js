@@ -186,8 +186,8 @@
   // bootFacts: how long the boot took and how its compiles went.
   function bootFacts(b) {
     if (!b || !b.seconds) return '';
-    return ' · booted in ' + secs(b.seconds) + ' (' + b.compiled + ' compiled, ' + b.cached + ' cached' +
-      (b.failed ? ', ' + b.failed + ' failed' : '') + ', compile phase ' + secs(b.compile_seconds) + ')';
+    return ' · booted in ' + dur(b.seconds * 1e9) + ' (' + b.compiled + ' compiled, ' + b.cached + ' cached' +
+      (b.failed ? ', ' + b.failed + ' failed' : '') + ', compile phase ' + dur(b.compile_seconds * 1e9) + ')';
   }
   function renderNode() {
     const h = state.node;
@@ -804,12 +804,11 @@
     const btn = $('prompt').querySelector('[data-action="approve"]');
     if (!btn) return;
     const size = bytes(c.size);
-    const took = c.elapsed_ns ? ' in ' + secs(c.elapsed_ns / 1e9) : '';
+    const took = c.elapsed_ns ? ' in ' + dur(c.elapsed_ns) : '';
     const text = { compiling: c.cached ? 'Loading ' + c.module + ' ' + size + ' from the cache…' : 'Compiling ' + c.module + ' ' + size + '…',
       compiled: 'Compiled' + took + ', starting…', cached: 'Cached' + took + ', starting…', loaded: 'Starting…' }[c.stage];
     if (text) btn.textContent = text;
   }
-  function secs(s) { return s >= 1 ? s.toFixed(2) + ' s' : Math.round(s * 1000) + ' ms'; }
   function closePrompt() {
     const d = $('prompt');
     state.preview = null;
