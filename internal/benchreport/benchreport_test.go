@@ -183,6 +183,7 @@ func TestReplace(t *testing.T) {
 		{"unknown section", doc + beginMarker("c") + "\n" + endMarker("c") + "\n", `"c"`},
 		{"twice", doc + beginMarker("a") + "\n" + endMarker("a") + "\n", "twice"},
 		{"no end", beginMarker("a") + "\nx\n", "no end marker"},
+		{"end on the begin line", "<!-- benchreport:a <!-- /benchreport:a -->\n" + beginMarker("b") + "\n" + endMarker("b") + "\n", "no end marker"},
 		{"nested", beginMarker("a") + "\n" + beginMarker("b") + "\n" + endMarker("b") + "\n" + endMarker("a") + "\n", "another section"},
 	}
 	for _, tt := range bad {

@@ -238,17 +238,18 @@ func Replace(doc string, sections map[string]string) (string, error) {
 			return "", fmt.Errorf("the document has section %q twice", id)
 		}
 		found[id] = true
-		end := endMarker(id)
-		j := strings.Index(rest[i:], end)
+		// The end marker comes on a line after the begin marker's.
+		end, body := endMarker(id), i+lineEnd+1
+		j := strings.Index(rest[body:], end)
 		if j < 0 {
-			return "", fmt.Errorf("section %q has no end marker %s", id, end)
+			return "", fmt.Errorf("section %q has no end marker %s after its begin line", id, end)
 		}
-		if inner := rest[i+lineEnd : i+j]; strings.Contains(inner, open) {
+		if strings.Contains(rest[body:body+j], open) {
 			return "", fmt.Errorf("section %q holds another section's marker", id)
 		}
 		out.WriteString(rest[:i])
 		out.WriteString(beginMarker(id) + "\n" + text + end)
-		rest = rest[i+j+len(end):]
+		rest = rest[body+j+len(end):]
 	}
 	for id := range sections {
 		if !found[id] {
